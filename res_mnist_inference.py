@@ -1,0 +1,98 @@
+"""The ResNet for MNIST: the forward graph, importable from any script.
+
+    import tensorflow.compat.v1 as tf
+    tf.disable_v2_behavior()
+    from res_mnist_inference import inference
+    x = tf.placeholder(tf.float32, [None, 784])
+    logits = inference(x)                      # [None, 10], no dropout
+    train_logits = inference(x, is_training=True)   # in another graph
+
+Layout (SPEC.md): conv 32 3x3, max pool 2x2, three identity blocks of 32,
+a projection block to 64 at stride 2, two identity blocks of 64, flatten,
+dropout + fully connected 200 (tanh), dropout + fully connected 10.
+890,466 trainable parameters in 32 tensors, named as in the original so
+that checkpoints keep its keys.
+
+`batch_norm=True` puts `slim.batch_norm` after every convolution (the stem,
+the blocks and the 1x1 projection); this changes the variables, so its
+checkpoints only restore into a graph built with `batch_norm=True`.
+"""
+from slim_compat import slim  # before TensorFlow: see slim_compat.py
+import tensorflow.compat.v1 as tf
+
+from input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
+from resnet import res_change, res_identity
+
+KEEP_PROB = 0.8
+FC_SIZE = 200
+# Moving averages over about the last 100 steps: runs here are short.
+BATCH_NORM_DECAY = 0.99
+BATCH_NORM_EPSILON = 1e-3
+
+
+def inference(inputs, is_training=False, batch_norm=False):
+  """Builds the network and returns its logits.
+
+  Args:
+    inputs: float tensor `[batch, 784]` or `[batch, 28, 28, 1]`, pixels in
+      [0, 1].
+    is_training: Python bool or scalar bool tensor. True turns dropout on and
+      makes batch norm use (and update) batch statistics; the default False
+      gives a deterministic function of `inputs`.
+    batch_norm: put batch norm after every convolution.
+
+  Returns:
+    Logits, a float tensor `[batch, 10]`.
+
+  Raises:
+    ValueError: if the static shape of `inputs` is not one image per row.
+  """
+  inputs = tf.convert_to_tensor(inputs)
+  pixels = inputs.shape[1:].num_elements()
+  if pixels is not None and pixels != IMAGE_PIXELS:
+    raise ValueError('inference() wants images of %d pixels ([batch, %d] or '
+                     '[batch, %d, %d, 1]), got shape %s'
+                     % (IMAGE_PIXELS, IMAGE_PIXELS, IMAGE_SIZE, IMAGE_SIZE,
+                        inputs.shape))
+  x = tf.reshape(inputs, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
+  normalizer_fn = slim.batch_norm if batch_norm else None
+  with slim.arg_scope([slim.conv2d], normalizer_fn=normalizer_fn), \
+      slim.arg_scope([slim.batch_norm], is_training=is_training,
+                     decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON,
+                     updates_collections=None), \
+      slim.arg_scope([slim.dropout], keep_prob=KEEP_PROB,
+                     is_training=is_training):
+    net = tf.nn.relu(slim.conv2d(x, 32, [3, 3]))
+    net = slim.max_pool2d(net, [2, 2])
+    net = res_identity(net, 32, [3, 3], 'layer_2')
+    net = res_identity(net, 32, [3, 3], 'layer_3')
+    net = res_identity(net, 32, [3, 3], 'layer_4')
+    net = res_change(net, 64, [3, 3], 'layer_5')
+    net = res_identity(net, 64, [3, 3], 'layer_6')
+    net = res_identity(net, 64, [3, 3], 'layer_7')
+    net = slim.flatten(net, scope='flatten')
+    net = slim.dropout(net)
+    net = slim.fully_connected(net, FC_SIZE, activation_fn=tf.nn.tanh,
+                               scope='fc_1')
+    net = slim.dropout(net)
+    logits = slim.fully_connected(net, NUM_CLASSES, activation_fn=None,
+                                  scope='output_layer')
+  return logits
+
+
+def evaluation(logits, labels):
+  """Returns the number of rows where the top logit is the one-hot label."""
+  correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
+  return tf.reduce_sum(tf.cast(correct, tf.int32))
+
+
+def do_eval(sess, eval_correct, images_placeholder, labels_placeholder,
+            data_set, batch_size=1000):
+  """Returns the accuracy on all of `data_set`, in batches, in order."""
+  true_count = 0
+  for start in range(0, data_set.num_examples, batch_size):
+    end = start + batch_size
+    true_count += sess.run(eval_correct, feed_dict={
+        images_placeholder: data_set.images[start:end],
+        labels_placeholder: data_set.labels[start:end]})
+  return true_count / max(data_set.num_examples, 1)
