@@ -28,6 +28,9 @@ flags.DEFINE_string('data_dir', 'MNIST_data',
 flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
 flags.DEFINE_string('model_name', 'my_model',
                     'Checkpoint file prefix: <model_dir>/<model_name>-<step>.')
+flags.DEFINE_bool('check_sha256', True,
+                  'Check the SHA-256 of the MNIST files; turn off to train on '
+                  'other data in the same format (e.g. Fashion-MNIST).')
 flags.DEFINE_integer('validation_size', 5000,
                      'Training images held out, the first ones, as in TF1.',
                      lower_bound=0)
@@ -143,7 +146,8 @@ def main(_):
   try:
     mnist = input_data.read_data_sets(
         FLAGS.data_dir, one_hot=True, validation_size=FLAGS.validation_size,
-        seed=FLAGS.seed)
+        seed=FLAGS.seed,
+        sha256=input_data.MNIST_SHA256 if FLAGS.check_sha256 else None)
     try:
       os.makedirs(FLAGS.model_dir, exist_ok=True)
     except OSError as e:

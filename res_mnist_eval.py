@@ -20,6 +20,9 @@ from res_mnist_inference import do_eval, evaluation, inference
 
 flags.DEFINE_string('data_dir', 'MNIST_data',
                     'Directory of the MNIST gz files (downloaded if missing).')
+flags.DEFINE_bool('check_sha256', True,
+                  'Check the SHA-256 of the MNIST files; turn off for other '
+                  'data in the same format (e.g. Fashion-MNIST).')
 flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
 flags.DEFINE_string('checkpoint_path', None,
                     'Checkpoint to evaluate, e.g. model/my_model-500; '
@@ -51,7 +54,9 @@ def main(_):
   try:
     checkpoint_path = checkpoints.find_checkpoint(FLAGS.model_dir,
                                                   FLAGS.checkpoint_path)
-    mnist = input_data.read_data_sets(FLAGS.data_dir, one_hot=True)
+    mnist = input_data.read_data_sets(
+        FLAGS.data_dir, one_hot=True, validation_size=0,
+        sha256=input_data.MNIST_SHA256 if FLAGS.check_sha256 else None)
     step, accuracy = evaluate(checkpoint_path, mnist.test)
   except (input_data.DataError, checkpoints.CheckpointError) as e:
     sys.exit('res_mnist_eval.py: error: %s' % e)

@@ -1,0 +1,74 @@
+"""Shared test helpers: the project on sys.path, small IDX files, the CLI."""
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from slim_compat import slim  # noqa: E402,F401  (before TensorFlow)
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.disable_v2_behavior()
+
+MNIST_DIR = os.path.join(ROOT, 'MNIST_data')
+MNIST_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
+               't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')
+needs_mnist = pytest.mark.skipif(
+    not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
+    reason='real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+
+
+def idx_bytes(array):
+  """The IDX encoding of a uint8 array of images [N, 28, 28] or labels [N]."""
+  array = np.asarray(array, dtype=np.uint8)
+  if array.ndim == 3:
+    header = struct.pack('>IIII', 2051, *array.shape)
+  else:
+    header = struct.pack('>II', 2049, len(array))
+  return header + array.tobytes()
+
+
+def write_gz(path, data):
+  with gzip.open(path, 'wb') as f:
+    f.write(data)
+
+
+def synthetic_digits(n, seed):
+  """Learnable fake digits: label k lights a 7x7 square in cell k, plus noise."""
+  rng = np.random.RandomState(seed)
+  labels = rng.randint(0, 10, size=n).astype(np.uint8)
+  images = rng.randint(0, 60, size=(n, 28, 28)).astype(np.uint8)
+  for i, label in enumerate(labels):
+    row, col = divmod(int(label), 4)
+    images[i, 7 * row:7 * row + 7, 7 * col:7 * col + 7] = 255
+  return images, labels
+
+
+def write_dataset(directory, n_train=600, n_test=200, seed=0):
+  """Writes the four gz files of a small synthetic MNIST into `directory`."""
+  os.makedirs(directory, exist_ok=True)
+  for prefix, n, s in (('train', n_train, seed), ('t10k', n_test, seed + 1)):
+    images, labels = synthetic_digits(n, s)
+    write_gz(os.path.join(directory, '%s-images-idx3-ubyte.gz' % prefix),
+             idx_bytes(images))
+    write_gz(os.path.join(directory, '%s-labels-idx1-ubyte.gz' % prefix),
+             idx_bytes(labels))
+  return directory
+
+
+@pytest.fixture
+def small_data(tmp_path):
+  return str(write_dataset(str(tmp_path / 'data')))
+
+
+def run_script(script, *args, cwd=None, timeout=600):
+  """Runs one of the project's scripts; returns the CompletedProcess."""
+  return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args),
+                        cwd=cwd or ROOT, capture_output=True, text=True,
+                        timeout=timeout)

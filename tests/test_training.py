@@ -1,0 +1,117 @@
+"""The training and evaluation scripts, run for real as a user runs them."""
+import os
+import re
+
+import pytest
+
+from conftest import MNIST_DIR, needs_mnist, run_script
+
+SMALL_RUN = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
+             '--log_every=20', '--save_every=20', '--seed=1']
+
+
+def _losses(stdout):
+  return [float(v) for v in re.findall(r'^training step \d+, loss (\S+)', stdout,
+                                       re.M)]
+
+
+def _accuracy(stdout, split):
+  return float(re.search(r'^%s accuracy (\S+)$' % split, stdout, re.M).group(1))
+
+
+def _one_line_error(result, script):
+  assert result.returncode != 0
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1, result.stderr
+  assert lines[0].startswith('%s: error: ' % script)
+  return lines[0]
+
+
+@pytest.fixture
+def trained(small_data, tmp_path):
+  """A 60-step run on synthetic digits; returns (data_dir, model_dir, stdout)."""
+  model_dir = str(tmp_path / 'model')
+  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
+  assert result.returncode == 0, result.stderr
+  return small_data, model_dir, result.stdout
+
+
+def test_training_learns_and_saves(trained):
+  _, model_dir, stdout = trained
+  assert re.findall(r'^training step (\d+), loss', stdout, re.M) == ['20', '40', '60']
+  losses = _losses(stdout)
+  assert losses[-1] < losses[0] / 2
+  assert _accuracy(stdout, 'test') > 0.9
+  assert 'validation accuracy' in stdout
+  files = set(os.listdir(model_dir))
+  assert {'checkpoint', 'my_model-20.index', 'my_model-40.index',
+          'my_model-60.index'} <= files
+  assert not any(f.startswith('my_model-1.') for f in files)  # not every step
+
+
+def test_restore_continues_the_step_count(trained):
+  data_dir, model_dir, _ = trained
+  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
+                      '--model_dir=' + model_dir, '--max_steps=80', *SMALL_RUN)
+  assert result.returncode == 0, result.stderr
+  assert 'Restored %s/my_model-60: continuing from step 60' % model_dir in result.stdout
+  assert re.findall(r'^training step (\d+),', result.stdout, re.M) == ['80']
+  assert os.path.exists(os.path.join(model_dir, 'my_model-80.index'))
+
+  evaluated = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
+                         '--model_dir=' + model_dir, '--nocheck_sha256')
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert '%s/my_model-80 (step 80), 200 test images' % model_dir in evaluated.stdout
+  # The eval script and the end of training agree on the same checkpoint.
+  assert _accuracy(evaluated.stdout, 'test') == _accuracy(result.stdout, 'test')
+
+  fresh = run_script('res_mnist.py', '--data_dir=' + data_dir, '--fresh',
+                     '--model_dir=' + model_dir, '--max_steps=20', *SMALL_RUN)
+  assert fresh.returncode == 0, fresh.stderr
+  assert 'Restored' not in fresh.stdout
+  assert re.findall(r'^training step (\d+),', fresh.stdout, re.M) == ['20']
+
+
+def test_eval_named_checkpoint(trained):
+  data_dir, model_dir, _ = trained
+  result = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
+                      '--checkpoint_path=%s/my_model-40' % model_dir,
+                      '--nocheck_sha256')
+  assert result.returncode == 0, result.stderr
+  assert '(step 40)' in result.stdout
+
+
+def test_eval_without_checkpoint(small_data, tmp_path):
+  result = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
+                      '--model_dir=%s' % tmp_path, '--nocheck_sha256')
+  line = _one_line_error(result, 'res_mnist_eval.py')
+  assert 'no checkpoint found' in line
+
+
+def test_training_on_bad_data(small_data, tmp_path):
+  with open(os.path.join(small_data, 't10k-images-idx3-ubyte.gz'), 'wb') as f:
+    f.write(b'not gzip')
+  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=%s' % tmp_path, *SMALL_RUN)
+  line = _one_line_error(result, 'res_mnist.py')
+  assert 't10k-images-idx3-ubyte.gz: not a readable gzip file' in line
+
+
+def test_training_on_non_mnist_is_refused_by_checksum(small_data, tmp_path):
+  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=%s' % tmp_path, '--validation_size=100')
+  line = _one_line_error(result, 'res_mnist.py')
+  assert 'SHA-256' in line
+
+
+@needs_mnist
+def test_short_real_run_learns(tmp_path):
+  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
+                      '--model_dir=%s' % tmp_path, '--max_steps=150', '--seed=1',
+                      '--log_every=10')
+  assert result.returncode == 0, result.stderr
+  losses = _losses(result.stdout)
+  assert len(losses) == 15
+  assert losses[-1] < losses[0] / 3
+  assert _accuracy(result.stdout, 'test') > 0.94
