@@ -30,7 +30,7 @@ BATCH_NORM_DECAY = 0.99
 BATCH_NORM_EPSILON = 1e-3
 
 
-def inference(inputs, is_training=False, batch_norm=False):
+def inference(inputs, is_training=False, batch_norm=False, weight_decay=0.0):
   """Builds the network and returns its logits.
 
   Args:
@@ -40,6 +40,10 @@ def inference(inputs, is_training=False, batch_norm=False):
       makes batch norm use (and update) batch statistics; the default False
       gives a deterministic function of `inputs`.
     batch_norm: put batch norm after every convolution.
+    weight_decay: if > 0, adds `weight_decay * sum(w ** 2) / 2` of every
+      conv and fully connected weight matrix to
+      `tf.GraphKeys.REGULARIZATION_LOSSES` (L2; biases and batch norm
+      parameters are not decayed).
 
   Returns:
     Logits, a float tensor `[batch, 10]`.
@@ -56,7 +60,10 @@ def inference(inputs, is_training=False, batch_norm=False):
                         inputs.shape))
   x = tf.reshape(inputs, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
   normalizer_fn = slim.batch_norm if batch_norm else None
+  regularizer = slim.l2_regularizer(weight_decay) if weight_decay > 0 else None
   with slim.arg_scope([slim.conv2d], normalizer_fn=normalizer_fn), \
+      slim.arg_scope([slim.conv2d, slim.fully_connected],
+                     weights_regularizer=regularizer), \
       slim.arg_scope([slim.batch_norm], is_training=is_training,
                      decay=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON,
                      updates_collections=None), \

@@ -1,0 +1,158 @@
+"""Batch norm, augmentation, schedules and presets of res_mnist.py."""
+import os
+import re
+
+import numpy as np
+import pytest
+
+from conftest import run_script, tf
+from res_mnist_inference import inference
+
+SMALL_RUN = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
+             '--log_every=20', '--save_every=20', '--seed=1']
+
+
+def test_batch_norm_eval_uses_moving_averages():
+  """In eval mode an image's logits do not depend on the rest of its batch."""
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 784])
+    logits = inference(x, batch_norm=True)
+    moving_means = [v for v in tf.global_variables() if 'moving_mean' in v.name]
+    images = np.random.RandomState(0).rand(6, 784)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      alone = sess.run(logits, {x: images[:1]})
+      together = sess.run(logits, {x: images})[:1]
+      np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-5)
+      sess.run([v.assign(v + 0.5) for v in moving_means])
+      assert not np.allclose(sess.run(logits, {x: images[:1]}), alone)
+
+
+def test_batch_norm_training_uses_batch_statistics():
+  """In training mode the stem's batch norm centres each channel on the batch."""
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 784])
+    inference(x, is_training=True, batch_norm=True)
+    normalized = tf.get_default_graph().get_tensor_by_name(
+        'Conv/BatchNorm/FusedBatchNormV3:0')
+    images = np.random.RandomState(0).rand(6, 784) * 5 + 3
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      value = sess.run(normalized, {x: images})
+  np.testing.assert_allclose(value.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+  np.testing.assert_allclose(value.var(axis=(0, 1, 2)), 1, atol=0.05)
+
+
+def _checkpoint_values(path, suffix):
+  reader = tf.train.load_checkpoint(path)
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name.endswith(suffix)}
+
+
+def test_batch_norm_run_updates_moving_averages(small_data, tmp_path):
+  model_dir = str(tmp_path / 'bn')
+  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=' + model_dir, '--batch_norm',
+                      '--max_steps=40', '--eval_every=20', *SMALL_RUN)
+  assert result.returncode == 0, result.stderr
+  means = _checkpoint_values(model_dir + '/my_model-40', 'moving_mean')
+  variances = _checkpoint_values(model_dir + '/my_model-40', 'moving_variance')
+  assert len(means) == len(variances) == 14
+  assert all(np.abs(m).max() > 0 for m in means.values())  # they start at 0
+  assert all(not np.allclose(v, 1) for v in variances.values())  # and at 1
+  assert re.search(r'^validation accuracy \S+ at step 20 \(best so far\)$',
+                   result.stdout, re.M)
+  assert 'best validation checkpoint %s/best/my_model-' % model_dir in result.stdout
+
+  evaluated = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
+                         '--model_dir=' + model_dir, '--nocheck_sha256')
+  assert evaluated.returncode == 0, evaluated.stderr
+  final = re.search(r'^test accuracy (\S+)$', result.stdout, re.M).group(1)
+  assert 'test accuracy %s' % final in evaluated.stdout
+
+  wrong = run_script('res_mnist.py', '--data_dir=' + small_data,
+                     '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
+  assert wrong.returncode == 1
+  lines = wrong.stderr.strip().splitlines()
+  assert len(lines) == 1, wrong.stderr
+  assert re.match(r'res_mnist.py: error: .*/my_model-40: checkpoint of another '
+                  r'graph, it has no variable \S+; it was trained with '
+                  r'--batch_norm$', lines[0])
+
+
+def test_preset_best_with_overrides(small_data, tmp_path):
+  model_dir = str(tmp_path / 'best')
+  result = run_script('res_mnist.py', '--preset=best', '--epochs=0.2',
+                      '--data_dir=' + small_data, '--model_dir=' + model_dir,
+                      '--nocheck_sha256', '--validation_size=100',
+                      '--eval_every=1', '--log_every=1', '--nobfloat16')
+  assert result.returncode == 0, result.stderr
+  # 0.2 epochs of 500 images at the default batch of 100: one step.
+  assert re.findall(r'^training step (\d+),', result.stdout, re.M) == ['1']
+  assert os.path.exists(os.path.join(model_dir, 'best', 'checkpoint'))
+
+
+@pytest.fixture
+def flags_module():
+  import res_mnist
+  res_mnist.FLAGS(['res_mnist.py'])
+  yield res_mnist
+  res_mnist.FLAGS.unparse_flags()
+
+
+def test_distort_images_identity_and_shift(flags_module, monkeypatch):
+  images = np.zeros((2, 28, 28), np.float32)
+  images[:, 10:14, 12:16] = 1.0
+  with tf.Graph().as_default():
+    monkeypatch.setattr(flags_module, 'MAX_ROTATION_DEGREES', 0.0)
+    monkeypatch.setattr(flags_module, 'MAX_SCALE_CHANGE', 0.0)
+    monkeypatch.setattr(flags_module, 'MAX_SHIFT_PIXELS', 0.0)
+    same = flags_module.distort_images(tf.constant(images.reshape(2, 784)))
+    monkeypatch.setattr(flags_module, 'MAX_SHIFT_PIXELS', 2.0)
+    shifted = flags_module.distort_images(tf.constant(images.reshape(2, 784)))
+    with tf.Session() as sess:
+      np.testing.assert_allclose(sess.run(same), images.reshape(2, 784),
+                                 atol=1e-6)
+      for _ in range(5):
+        out = sess.run(shifted).reshape(2, 28, 28)
+        for image in out:
+          rows, cols = np.nonzero(image > 0.01)
+          # The square moves by at most 2 pixels and keeps its mass.
+          assert 8 <= rows.min() and rows.max() <= 15
+          assert 10 <= cols.min() and cols.max() <= 17
+          assert abs(image.sum() - 16) < 0.5
+
+
+def test_distort_images_stays_in_range(flags_module):
+  images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
+  with tf.Graph().as_default():
+    out = flags_module.distort_images(tf.constant(images), seed=1)
+    with tf.Session() as sess:
+      value = sess.run(out)
+  assert value.shape == (16, 784)
+  assert value.min() >= 0 and value.max() <= 1
+  assert not np.allclose(value, images)
+
+
+def test_cosine_schedule(flags_module):
+  flags_module.FLAGS.lr_schedule = 'cosine'
+  flags_module.FLAGS.learning_rate = 0.01
+  flags_module.FLAGS.warmup_steps = 10
+  with tf.Graph().as_default():
+    step = tf.placeholder(tf.int64, [])
+    rate = flags_module._configure_learning_rate(step, 110)
+    with tf.Session() as sess:
+      values = [sess.run(rate, {step: s}) for s in (0, 4, 9, 10, 60, 110)]
+  np.testing.assert_allclose(values, [0.001, 0.005, 0.01, 0.01, 0.005, 0.0],
+                             atol=1e-7)
+
+
+def test_exponential_schedule_is_the_original(flags_module):
+  with tf.Graph().as_default():
+    step = tf.placeholder(tf.int64, [])
+    rate = flags_module._configure_learning_rate(step, 500)
+    with tf.Session() as sess:
+      values = [sess.run(rate, {step: s}) for s in (0, 200, 500)]
+  np.testing.assert_allclose(values, [0.003, 0.003 * 0.97, 0.003 * 0.97 ** 2.5],
+                             rtol=1e-6)
