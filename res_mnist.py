@@ -105,7 +105,7 @@ EVAL_BATCH_SIZE = 1000
 PRESETS = {
     'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
                  learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
-                 epochs=15, eval_every=550, save_every=550, log_every=550,
+                 epochs=25, eval_every=550, save_every=550, log_every=550,
                  bfloat16=True),
 }
 
