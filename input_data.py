@@ -166,6 +166,7 @@ class DataSet(object):
                     .astype(np.float32) / 255.0)
     self._labels = dense_to_one_hot(labels) if one_hot else labels.astype(np.int64)
     self._rng = np.random.RandomState(seed)
+    self._order = np.arange(self._num_examples)
     self._epochs_completed = 0
     self._index_in_epoch = 0
 
@@ -186,9 +187,8 @@ class DataSet(object):
     return self._epochs_completed
 
   def _shuffle(self):
-    perm = self._rng.permutation(self._num_examples)
-    self._images = self._images[perm]
-    self._labels = self._labels[perm]
+    # Composed with the previous order, as TF1 permuted the arrays in place.
+    self._order = self._order[self._rng.permutation(self._num_examples)]
 
   def next_batch(self, batch_size, shuffle=True):
     """Returns the next `batch_size` examples.
@@ -197,22 +197,33 @@ class DataSet(object):
     epoch start, and a batch that crosses an epoch end takes the rest of the
     old epoch and the start of the new one, as TF1 did.
     """
+    indices = self._next_indices(batch_size, shuffle)
+    return self._images[indices], self._labels[indices]
+
+  def skip(self, count, shuffle=True):
+    """Moves on by `count` examples as `next_batch` would, without reading.
+
+    With the same seed, a run resumed at step s after `skip(s * batch_size)`
+    sees the batches that an uninterrupted run would have seen.
+    """
+    while count > 0:
+      step = min(count, self._num_examples)
+      self._next_indices(step, shuffle)
+      count -= step
+
+  def _next_indices(self, batch_size, shuffle):
     start = self._index_in_epoch
     if self._epochs_completed == 0 and start == 0 and shuffle:
       self._shuffle()
     if start + batch_size > self._num_examples:
       self._epochs_completed += 1
-      rest_images = self._images[start:]
-      rest_labels = self._labels[start:]
+      rest = self._order[start:]
       if shuffle:
         self._shuffle()
-      self._index_in_epoch = batch_size - len(rest_images)
-      end = self._index_in_epoch
-      return (np.concatenate((rest_images, self._images[:end]), axis=0),
-              np.concatenate((rest_labels, self._labels[:end]), axis=0))
+      self._index_in_epoch = batch_size - len(rest)
+      return np.concatenate((rest, self._order[:self._index_in_epoch]))
     self._index_in_epoch += batch_size
-    end = self._index_in_epoch
-    return self._images[start:end], self._labels[start:end]
+    return self._order[start:self._index_in_epoch]
 
 
 class Datasets(object):

@@ -15,12 +15,14 @@ validation split); any flag given on the command line overrides a preset.
 """
 import math
 import os
+import signal
 import sys
 import time
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
 from absl import app
 from absl import flags
+import numpy as np
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
@@ -168,6 +170,28 @@ def session_config():
   return config
 
 
+class TrainingError(Exception):
+  """Training cannot go on (e.g. the loss is no longer finite)."""
+
+
+class Interrupted(Exception):
+  """SIGINT or SIGTERM arrived; the checkpoint of the current step is saved."""
+
+  def __init__(self, message, signum):
+    super(Interrupted, self).__init__(message)
+    self.signum = signum
+
+
+class _StopRequest(object):
+  """Remembers a SIGINT or SIGTERM so that the loop can save, then stop."""
+
+  def __init__(self):
+    self.signum = None
+
+  def __call__(self, signum, unused_frame):
+    self.signum = signum
+
+
 def _format_seconds(seconds):
   minutes, seconds = divmod(int(round(seconds)), 60)
   hours, minutes = divmod(minutes, 60)
@@ -236,16 +260,33 @@ def train(mnist, max_steps):
     if step >= max_steps:
       print('Already at step %d, not below --max_steps=%d: nothing to train'
             % (step, max_steps))
+    # With the same --seed and --batch_size, the data order goes on as if
+    # the run had not stopped.
+    mnist.train.skip(start_step * FLAGS.batch_size)
 
     def save():
       return saver.save(sess, save_path, global_step=global_step)
 
-    last_saved = latest if step == start_step else None
+    last_saved = latest
     window_start, window_step = time.time(), step
+    stop = _StopRequest()
+    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     while step < max_steps:
+      if stop.signum is not None:
+        if not (last_saved or '').endswith('-%d' % step):
+          last_saved = save()
+        raise Interrupted('%s at step %d: saved %s; run the same command '
+                          'again to continue'
+                          % (signal.Signals(stop.signum).name, step,
+                             last_saved), stop.signum)
       xs, ys = mnist.train.next_batch(FLAGS.batch_size)
       _, loss_value, step = sess.run([train_op, cross_entropy_mean, global_step],
                                      feed_dict={x: xs, y_: ys})
+      if not np.isfinite(loss_value):
+        raise TrainingError(
+            'the loss is %s at step %d: stopped without saving these weights; '
+            'the last good checkpoint is %s (try a lower --learning_rate)'
+            % (loss_value, step, last_saved or 'none: nothing was saved yet'))
       if step % FLAGS.log_every == 0:
         now = time.time()
         seconds_per_step = (now - window_start) / (step - window_step)
@@ -267,6 +308,8 @@ def train(mnist, max_steps):
           note = ' (best so far)'
         print('validation accuracy %.4f at step %d%s' % (accuracy, step, note))
         window_start = time.time()  # the log shows training speed only
+    for signum, handler in handlers.items():
+      signal.signal(signum, handler)
     if step > start_step:
       print('Model saved to %s' % last_saved)
     final = last_saved or tf.train.latest_checkpoint(FLAGS.model_dir)
@@ -303,15 +346,33 @@ def main(_):
       raise checkpoints.CheckpointError('%s: cannot create the model '
                                         'directory (%s)'
                                         % (FLAGS.model_dir, e.strerror or e))
+    if not os.access(FLAGS.model_dir, os.W_OK):
+      raise checkpoints.CheckpointError('%s: the model directory is not '
+                                        'writable' % FLAGS.model_dir)
     max_steps = FLAGS.max_steps
     if FLAGS.epochs:
       max_steps = int(math.ceil(FLAGS.epochs * mnist.train.num_examples
                                 / FLAGS.batch_size))
     train(mnist, max_steps)
-  except (input_data.DataError, checkpoints.CheckpointError) as e:
+  except (input_data.DataError, checkpoints.CheckpointError, TrainingError) as e:
     sys.exit('res_mnist.py: error: %s' % e)
+  except Interrupted as e:
+    print('res_mnist.py: interrupted by %s' % e, file=sys.stderr)
+    sys.exit(128 + e.signum)
+  except KeyboardInterrupt:
+    print('res_mnist.py: interrupted before training started; nothing to '
+          'save', file=sys.stderr)
+    sys.exit(130)
+
+
+def parse_flags(argv):
+  """absl's parser, with a bad flag reported in one line."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
 
 
 if __name__ == '__main__':
   tf.disable_v2_behavior()
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -7,6 +7,7 @@ Dropout is off and batch norm (if the checkpoint has it; that is read from
 the checkpoint itself) uses its moving averages. Prints the step evaluated
 and `test accuracy <value>`.
 """
+import os
 import sys
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
@@ -65,6 +66,14 @@ def main(_):
   print('test accuracy %.4f' % accuracy)
 
 
+def parse_flags(argv):
+  """absl's parser, with a bad flag reported in one line."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
+
+
 if __name__ == '__main__':
   tf.disable_v2_behavior()
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -204,3 +204,15 @@ def test_real_mnist_as_tf1_gave_it():
   assert abs(all_train.mean() - 0.130660) < 1e-5
   np.testing.assert_array_equal(data.test.labels[:5].argmax(1), [7, 2, 1, 0, 4])
   np.testing.assert_array_equal(data.validation.labels[:5].argmax(1), [5, 0, 4, 1, 9])
+
+
+def test_skip_reproduces_the_batches_it_skips():
+  images = np.arange(30, dtype=np.uint8)[:, None].repeat(784, 1)
+  labels = np.arange(30, dtype=np.uint8) % 10
+  straight = input_data.DataSet(images, labels, seed=5)
+  batches = [straight.next_batch(7)[0][:, 0] for _ in range(20)]
+  resumed = input_data.DataSet(images, labels, seed=5)
+  resumed.skip(7 * 13)
+  for batch in batches[13:]:
+    np.testing.assert_array_equal(resumed.next_batch(7)[0][:, 0], batch)
+  assert resumed.epochs_completed == straight.epochs_completed
