@@ -210,14 +210,23 @@ def _build_eval_graph():
                        name='x-input')
     y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
                         name='y-input')
-    eval_correct = evaluation(inference(x, batch_norm=FLAGS.batch_norm), y_)
+    logits = inference(x, batch_norm=FLAGS.batch_norm)
+    loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.argmax(y_, 1), logits=logits))
+    eval_sums = [evaluation(logits, y_), loss_sum]
     saver = tf.train.Saver(tf.global_variables())
   sess = tf.Session(graph=graph, config=session_config())
 
-  def accuracy(checkpoint_path, data_set):
+  def accuracy_and_loss(checkpoint_path, data_set):
     saver.restore(sess, checkpoint_path)
-    return do_eval(sess, eval_correct, x, y_, data_set, EVAL_BATCH_SIZE)
-  return accuracy
+    return do_eval(sess, eval_sums, x, y_, data_set, EVAL_BATCH_SIZE)
+  return accuracy_and_loss
+
+
+def _add_summary(writer, step, **values):
+  writer.add_summary(tf.Summary(value=[
+      tf.Summary.Value(tag=tag, simple_value=value)
+      for tag, value in values.items()]), step)
 
 
 def train(mnist, max_steps):
@@ -240,6 +249,12 @@ def train(mnist, max_steps):
   learning_rate = _configure_learning_rate(global_step, max_steps)
   train_op = tf.train.AdamOptimizer(learning_rate).minimize(
       loss, global_step=global_step)
+  batch_accuracy = tf.reduce_mean(tf.cast(
+      tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1)), tf.float32))
+  tf.summary.scalar('loss', cross_entropy_mean)
+  tf.summary.scalar('accuracy', batch_accuracy)
+  tf.summary.scalar('learning_rate', learning_rate)
+  summary_op = tf.summary.merge_all()
   # Kept in the checkpoints so that a resumed run knows what "best" means.
   best_accuracy = tf.Variable(-1.0, trainable=False,
                               name='best_validation_accuracy')
@@ -248,7 +263,13 @@ def train(mnist, max_steps):
   best_saver = tf.train.Saver(max_to_keep=1)
   save_path = os.path.join(FLAGS.model_dir, FLAGS.model_name)
   best_path = os.path.join(FLAGS.model_dir, 'best', FLAGS.model_name)
-  eval_accuracy = _build_eval_graph()
+  evaluate = _build_eval_graph()
+  # TensorBoard: `tensorboard --logdir <model_dir>`; training curves (loss,
+  # accuracy of the training batch, learning rate) every --log_every steps,
+  # validation ones under validation/ at each evaluation.
+  writer = tf.summary.FileWriter(FLAGS.model_dir)
+  validation_writer = tf.summary.FileWriter(
+      os.path.join(FLAGS.model_dir, 'validation'))
   with tf.Session(config=session_config()) as sess:
     sess.run(tf.global_variables_initializer())
     latest = None if FLAGS.fresh else tf.train.latest_checkpoint(FLAGS.model_dir)
@@ -280,8 +301,11 @@ def train(mnist, max_steps):
                           % (signal.Signals(stop.signum).name, step,
                              last_saved), stop.signum)
       xs, ys = mnist.train.next_batch(FLAGS.batch_size)
-      _, loss_value, step = sess.run([train_op, cross_entropy_mean, global_step],
-                                     feed_dict={x: xs, y_: ys})
+      fetches = [train_op, cross_entropy_mean, global_step]
+      if (step + 1) % FLAGS.log_every == 0:
+        fetches.append(summary_op)
+      results = sess.run(fetches, feed_dict={x: xs, y_: ys})
+      loss_value, step = results[1:3]
       if not np.isfinite(loss_value):
         raise TrainingError(
             'the loss is %s at step %d: stopped without saving these weights; '
@@ -294,12 +318,19 @@ def train(mnist, max_steps):
               % (step, loss_value, FLAGS.batch_size / seconds_per_step,
                  _format_seconds(seconds_per_step * (max_steps - step))))
         window_start, window_step = now, step
+        if len(results) > 3:
+          writer.add_summary(results[3], step)
+          _add_summary(writer, step, images_per_second=FLAGS.batch_size
+                       / seconds_per_step)
       if step % FLAGS.save_every == 0 or step == max_steps:
         last_saved = save()
       if FLAGS.eval_every and (step % FLAGS.eval_every == 0 or step == max_steps):
+        eval_start = time.time()
         if not (last_saved or '').endswith('-%d' % step):
           last_saved = save()
-        accuracy = eval_accuracy(last_saved, mnist.validation)
+        accuracy, validation_loss = evaluate(last_saved, mnist.validation)
+        _add_summary(validation_writer, step, accuracy=accuracy,
+                     loss=validation_loss)
         note = ''
         if accuracy > sess.run(best_accuracy):
           sess.run(best_accuracy.assign(accuracy))
@@ -307,20 +338,22 @@ def train(mnist, max_steps):
           last_saved = save()  # with the new best accuracy in it
           note = ' (best so far)'
         print('validation accuracy %.4f at step %d%s' % (accuracy, step, note))
-        window_start = time.time()  # the log shows training speed only
+        window_start += time.time() - eval_start  # the log shows training speed
     for signum, handler in handlers.items():
       signal.signal(signum, handler)
+    writer.close()
+    validation_writer.close()
     if step > start_step:
       print('Model saved to %s' % last_saved)
     final = last_saved or tf.train.latest_checkpoint(FLAGS.model_dir)
 
-  print('validation accuracy %.4f' % eval_accuracy(final, mnist.validation))
-  print('test accuracy %.4f' % eval_accuracy(final, mnist.test))
+  print('validation accuracy %.4f' % evaluate(final, mnist.validation)[0])
+  print('test accuracy %.4f' % evaluate(final, mnist.test)[0])
   best = tf.train.latest_checkpoint(os.path.dirname(best_path))
   if FLAGS.eval_every and best:
     print('best validation checkpoint %s: validation accuracy %.4f, test '
-          'accuracy %.4f' % (best, eval_accuracy(best, mnist.validation),
-                             eval_accuracy(best, mnist.test)))
+          'accuracy %.4f' % (best, evaluate(best, mnist.validation)[0],
+                             evaluate(best, mnist.test)[0]))
 
 
 def _apply_preset():

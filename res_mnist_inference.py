@@ -18,6 +18,7 @@ the blocks and the 1x1 projection); this changes the variables, so its
 checkpoints only restore into a graph built with `batch_norm=True`.
 """
 from slim_compat import slim  # before TensorFlow: see slim_compat.py
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
@@ -93,13 +94,23 @@ def evaluation(logits, labels):
   return tf.reduce_sum(tf.cast(correct, tf.int32))
 
 
-def do_eval(sess, eval_correct, images_placeholder, labels_placeholder,
+def do_eval(sess, eval_sums, images_placeholder, labels_placeholder,
             data_set, batch_size=1000):
-  """Returns the accuracy on all of `data_set`, in batches, in order."""
-  true_count = 0
+  """Runs `data_set` through in order, in batches; returns per-image means.
+
+  Args:
+    eval_sums: a tensor summing something over a batch (e.g. `evaluation()`,
+      whose mean is the accuracy), or a list of such tensors.
+
+  Returns:
+    The mean of `eval_sums` over all of `data_set`: a float, or a list of
+    floats if `eval_sums` is a list.
+  """
+  totals = 0.0
   for start in range(0, data_set.num_examples, batch_size):
     end = start + batch_size
-    true_count += sess.run(eval_correct, feed_dict={
+    totals = totals + np.asarray(sess.run(eval_sums, feed_dict={
         images_placeholder: data_set.images[start:end],
-        labels_placeholder: data_set.labels[start:end]})
-  return true_count / max(data_set.num_examples, 1)
+        labels_placeholder: data_set.labels[start:end]}), np.float64)
+  means = totals / max(data_set.num_examples, 1)
+  return means.tolist() if isinstance(eval_sums, (list, tuple)) else float(means)
