@@ -1,0 +1,188 @@
+"""res_mnist_predict.py on digits the tests draw; the SavedModel round trip."""
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import MNIST_DIR, ROOT, needs_mnist, run_script, tf
+import input_data
+from res_mnist_inference import inference
+
+
+def _encode(image, kind):
+  """uint8 [H, W, 3] -> bytes of a PNG, JPEG or (24-bit) BMP file."""
+  if kind == 'bmp':
+    height, width, _ = image.shape
+    row = (width * 3 + 3) // 4 * 4
+    pixels = b''.join(image[y, :, ::-1].tobytes().ljust(row, b'\0')
+                      for y in range(height - 1, -1, -1))
+    return (b'BM' + struct.pack('<IHHI', 54 + len(pixels), 0, 0, 54)
+            + struct.pack('<IiiHHIIiiII', 40, width, height, 1, 24, 0,
+                          len(pixels), 2835, 2835, 0, 0) + pixels)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    encode = tf.io.encode_png if kind == 'png' else tf.io.encode_jpeg
+    return sess.run(encode(tf.constant(image)))
+
+
+def _draw(digit, index):
+  """An MNIST digit as a person might photograph it: bigger, dark on light,
+  off-centre on a larger page, in colour."""
+  size = 40 + 17 * (index % 5)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    big = sess.run(tf.compat.v2.image.resize(digit.reshape(28, 28, 1), [size, size]))
+  page = np.ones((size + 60, size + 45, 1), np.float32)
+  top, left = 10 + 7 * (index % 4), 5 + 9 * (index % 3)
+  page[top:top + size, left:left + size] = 1 - np.clip(big, 0, 1)
+  paper = np.array([0.95, 0.93, 0.85], np.float32)  # yellowish paper, blue ink
+  ink = np.array([0.1, 0.1, 0.4], np.float32)
+  rgb = page * paper + (1 - page) * ink
+  return np.round(rgb * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def real_model(tmp_path_factory):
+  if not os.path.exists(os.path.join(MNIST_DIR, 'train-images-idx3-ubyte.gz')):
+    pytest.skip('real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+  model_dir = str(tmp_path_factory.mktemp('model'))
+  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
+                      '--model_dir=' + model_dir, '--max_steps=300', '--seed=1',
+                      '--log_every=100')
+  assert result.returncode == 0, result.stderr
+  return model_dir
+
+
+def _predict_originals(model_dir, images):
+  with tf.Graph().as_default() as graph:
+    x = tf.placeholder(tf.float32, [None, 784])
+    classes = tf.argmax(inference(x), 1)
+    saver = tf.train.Saver()
+    with tf.Session(graph=graph) as sess:
+      saver.restore(sess, tf.train.latest_checkpoint(model_dir))
+      return sess.run(classes, {x: images})
+
+
+@needs_mnist
+def test_predict_drawn_digits_like_the_originals(real_model, tmp_path):
+  test = input_data.read_data_sets(MNIST_DIR, validation_size=0).test
+  images, labels = test.images[:30], test.labels[:30].argmax(1)
+  paths = []
+  for i, image in enumerate(images):
+    kind = ('png', 'jpeg', 'bmp')[i % 3]
+    path = tmp_path / ('digit%02d.%s' % (i, kind))
+    path.write_bytes(_encode(_draw(image, i), kind))
+    paths.append(str(path))
+  seen_dir = tmp_path / 'seen'
+  result = run_script('res_mnist_predict.py', '--model_dir=' + real_model,
+                      '--show_dir=%s' % seen_dir, *paths)
+  assert result.returncode == 0, result.stderr
+  found = dict(re.findall(r'^(\S+): (\d)  \(\d: [\d.]+%, \d: [\d.]+%, \d: [\d.]+%\)$',
+                          result.stdout, re.M))
+  assert sorted(found) == sorted(paths)
+  predicted = np.array([int(found[p]) for p in paths])
+  original = _predict_originals(real_model, images)
+  assert np.mean(predicted == original) >= 0.9, (predicted, original, labels)
+  assert np.mean(predicted == labels) >= 0.85
+  seen = sorted(os.listdir(seen_dir))
+  assert len(seen) == 30 and seen[0] == 'digit00.png'
+
+
+@pytest.fixture(scope='module')
+def small_model(tmp_path_factory):
+  from conftest import write_dataset
+  data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
+  model_dir = str(tmp_path_factory.mktemp('model'))
+  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
+                      '--model_dir=' + model_dir, '--max_steps=20',
+                      '--nocheck_sha256', '--validation_size=100', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  return model_dir
+
+
+def test_predict_bad_files(small_model, tmp_path):
+  good = tmp_path / 'good.png'
+  image = np.full((50, 40, 3), 255, np.uint8)
+  image[10:40, 18:23] = 0  # a dark vertical bar: a 1
+  good.write_bytes(_encode(image, 'png'))
+  (tmp_path / 'text.png').write_text('not an image at all')
+  (tmp_path / 'empty.jpg').write_bytes(b'')
+  (tmp_path / 'blank.png').write_bytes(_encode(np.full((30, 30, 3), 200, np.uint8), 'png'))
+  (tmp_path / 'cut.png').write_bytes(good.read_bytes()[:60])
+  os.mkdir(tmp_path / 'folder.png')
+  names = ['text.png', 'good.png', 'empty.jpg', 'blank.png', 'cut.png',
+           'folder.png', 'missing.png']
+  result = run_script('res_mnist_predict.py', '--model_dir=' + small_model,
+                      *[str(tmp_path / n) for n in names])
+  assert result.returncode == 1
+  assert re.match(r'^%s: \d  \(' % re.escape(str(good)), result.stdout)
+  errors = result.stderr.strip().splitlines()
+  expected = {
+      'text.png': 'not an image (PNG, JPEG, BMP or GIF expected)',
+      'empty.jpg': 'empty file',
+      'blank.png': 'no digit found (the image is blank)',
+      'cut.png': 'cannot decode the image',
+      'folder.png': 'cannot read it (Is a directory)',
+      'missing.png': 'cannot read it (No such file or directory)',
+  }
+  assert len(errors) == len(expected), result.stderr
+  for line, name in zip(errors, [n for n in names if n != 'good.png']):
+    assert line.startswith('res_mnist_predict.py: error: %s: %s'
+                           % (tmp_path / name, expected[name])), line
+
+
+def test_predict_needs_files_and_a_checkpoint(tmp_path):
+  result = run_script('res_mnist_predict.py', '--model_dir=%s' % tmp_path)
+  assert result.returncode == 1
+  assert 'give one or more image files' in result.stderr
+  result = run_script('res_mnist_predict.py', '--model_dir=%s' % tmp_path, 'x.png')
+  assert result.returncode == 1
+  assert 'no checkpoint found' in result.stderr
+
+
+LOAD_IN_TF2 = '''
+import json, sys
+import numpy as np
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+images = np.load(sys.argv[2])
+flat = model.signatures['serving_default'](images=tf.constant(images))
+square = model.signatures['images_28x28'](
+    images_28x28=tf.constant(images.reshape(-1, 28, 28, 1)))
+print(json.dumps({'classes': flat['classes'].numpy().tolist(),
+                  'square': square['classes'].numpy().tolist(),
+                  'probabilities': flat['probabilities'].numpy().tolist()}))
+'''
+
+
+def test_export_round_trip_in_plain_tf2(small_model, tmp_path):
+  import json
+  export_dir = str(tmp_path / 'export')
+  result = run_script('res_mnist_export.py', '--model_dir=' + small_model,
+                      '--export_dir=' + export_dir)
+  assert result.returncode == 0, result.stderr
+  assert os.listdir(export_dir) == ['20']  # versioned by global step
+  images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
+  np.save(tmp_path / 'images.npy', images)
+  loaded = subprocess.run(
+      [sys.executable, '-c', LOAD_IN_TF2, os.path.join(export_dir, '20'),
+       str(tmp_path / 'images.npy')], capture_output=True, text=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), timeout=300)
+  assert loaded.returncode == 0, loaded.stderr
+  out = json.loads(loaded.stdout.strip().splitlines()[-1])
+  with tf.Graph().as_default() as graph:
+    x = tf.placeholder(tf.float32, [None, 784])
+    probabilities = tf.nn.softmax(inference(x))
+    saver = tf.train.Saver()
+    with tf.Session(graph=graph) as sess:
+      saver.restore(sess, tf.train.latest_checkpoint(small_model))
+      expected = sess.run(probabilities, {x: images})
+  np.testing.assert_allclose(out['probabilities'], expected, rtol=1e-4, atol=1e-5)
+  assert out['classes'] == expected.argmax(1).tolist() == out['square']
+
+  again = run_script('res_mnist_export.py', '--model_dir=' + small_model,
+                     '--export_dir=' + export_dir)
+  assert again.returncode == 1
+  assert 'already exists' in again.stderr
