@@ -13,6 +13,7 @@ At the end it prints validation and test accuracy, dropout off.
 augmentation, cosine schedule, weight decay, model selection on the
 validation split); any flag given on the command line overrides a preset.
 """
+import collections
 import math
 import os
 import signal
@@ -229,8 +230,17 @@ def _add_summary(writer, step, **values):
       for tag, value in values.items()]), step)
 
 
-def train(mnist, max_steps):
-  """Builds the graph, trains to `max_steps`, prints the accuracies."""
+TrainingGraph = collections.namedtuple(
+    'TrainingGraph', 'x y_ train_op loss global_step summary_op')
+
+
+def build_training_graph(max_steps):
+  """The training step of the flags' recipe, in the default graph.
+
+  Dropout, batch norm (batch statistics, moving averages updated in place)
+  and augmentation are on unconditionally: evaluation has a graph of its
+  own. `loss` is the cross-entropy, without weight decay.
+  """
   if FLAGS.seed is not None:
     tf.set_random_seed(FLAGS.seed)
   x = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS],
@@ -254,7 +264,14 @@ def train(mnist, max_steps):
   tf.summary.scalar('loss', cross_entropy_mean)
   tf.summary.scalar('accuracy', batch_accuracy)
   tf.summary.scalar('learning_rate', learning_rate)
-  summary_op = tf.summary.merge_all()
+  return TrainingGraph(x, y_, train_op, cross_entropy_mean, global_step,
+                       tf.summary.merge_all())
+
+
+def train(mnist, max_steps):
+  """Builds the graph, trains to `max_steps`, prints the accuracies."""
+  x, y_, train_op, cross_entropy_mean, global_step, summary_op = (
+      build_training_graph(max_steps))
   # Kept in the checkpoints so that a resumed run knows what "best" means.
   best_accuracy = tf.Variable(-1.0, trainable=False,
                               name='best_validation_accuracy')
