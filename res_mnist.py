@@ -21,13 +21,13 @@ import sys
 import time
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
 import checkpoints
+import cli
 import input_data
 from res_mnist_inference import do_eval, evaluation, inference
 
@@ -415,14 +415,6 @@ def main(_):
     sys.exit(130)
 
 
-def parse_flags(argv):
-  """absl's parser, with a bad flag reported in one line."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
-
 
 if __name__ == '__main__':
-  tf.disable_v2_behavior()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)

@@ -7,15 +7,14 @@ Dropout is off and batch norm (if the checkpoint has it; that is read from
 the checkpoint itself) uses its moving averages. Prints the step evaluated
 and `test accuracy <value>`.
 """
-import os
 import sys
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import cli
 import input_data
 from res_mnist_inference import do_eval, evaluation, inference
 
@@ -66,14 +65,6 @@ def main(_):
   print('test accuracy %.4f' % accuracy)
 
 
-def parse_flags(argv):
-  """absl's parser, with a bad flag reported in one line."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
-
 
 if __name__ == '__main__':
-  tf.disable_v2_behavior()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)

@@ -19,11 +19,11 @@ import os
 import sys
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import cli
 import input_data
 from res_mnist_inference import inference
 
@@ -86,14 +86,6 @@ def main(_):
   print('Exported %s to %s' % (checkpoint_path, path))
 
 
-def parse_flags(argv):
-  """absl's parser, with a bad flag reported in one line."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
-
 
 if __name__ == '__main__':
-  tf.disable_v2_behavior()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)

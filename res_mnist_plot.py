@@ -13,9 +13,10 @@ import os
 import sys
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
+
+import cli
 
 flags.DEFINE_string('model_dir', 'model', 'Directory that res_mnist.py trained in.')
 flags.DEFINE_string('output', None, 'PNG to write; default '
@@ -77,5 +78,4 @@ def main(_):
 
 
 if __name__ == '__main__':
-  tf.disable_v2_behavior()
-  app.run(main)
+  cli.run(main)

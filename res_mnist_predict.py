@@ -17,12 +17,12 @@ import os
 import sys
 
 from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import cli
 import input_data
 from res_mnist_inference import inference
 
@@ -169,14 +169,6 @@ def main(argv):
     sys.exit(1)
 
 
-def parse_flags(argv):
-  """absl's parser, with a bad flag reported in one line."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    sys.exit('%s: error: %s' % (os.path.basename(argv[0]), e))
-
 
 if __name__ == '__main__':
-  tf.disable_v2_behavior()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)

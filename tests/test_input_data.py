@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import (MNIST_DIR, idx_bytes, needs_mnist, synthetic_digits,
-                      write_dataset, write_gz)
+                      write_dataset)
 import input_data
 from input_data import DataError, read_data_sets
 

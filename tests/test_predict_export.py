@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, ROOT, needs_mnist, run_script, tf
+from conftest import MNIST_DIR, needs_mnist, run_script, tf
 import input_data
 from res_mnist_inference import inference
 
