@@ -54,14 +54,18 @@ def test_batch_norm_run_updates_moving_averages(small_data, tmp_path):
   model_dir = str(tmp_path / 'bn')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=' + model_dir, '--batch_norm',
-                      '--max_steps=40', '--eval_every=20', *SMALL_RUN)
+                      '--max_steps=40', '--eval_every=20', '--report_test',
+                      *SMALL_RUN)
   assert result.returncode == 0, result.stderr
   means = _checkpoint_values(model_dir + '/my_model-40', 'moving_mean')
   variances = _checkpoint_values(model_dir + '/my_model-40', 'moving_variance')
   assert len(means) == len(variances) == 14
   assert all(np.abs(m).max() > 0 for m in means.values())  # they start at 0
   assert all(not np.allclose(v, 1) for v in variances.values())  # and at 1
-  assert re.search(r'^validation accuracy \S+ at step 20 \(best so far\)$',
+  assert re.search(r'^validation accuracy \S+ at step 20 \(best so far\), '
+                   r'0:00:\d\d of training$',
+                   result.stdout, re.M)
+  assert re.search(r'^test accuracy \S+ at step 40 \(reported only\)$',
                    result.stdout, re.M)
   assert 'best validation checkpoint %s/best/my_model-' % model_dir in result.stdout
 
