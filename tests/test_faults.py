@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -211,3 +212,33 @@ def test_idx_reader_fuzz(tmp_path_factory, which, cut, flips, compress):
   else:
     assert array.dtype == np.uint8
     assert array.shape[1:] in ((28, 28), ())
+
+
+def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
+  """SIGKILL (no handler can run) at moments when a save is likely under way:
+  the latest checkpoint listed must always restore, and training resumes."""
+  model_dir = str(tmp_path / 'model')
+  command = [sys.executable, os.path.join(ROOT, 'res_mnist.py'),
+             '--data_dir=' + small_data, '--model_dir=' + model_dir,
+             '--max_steps=100000', '--log_every=1', '--save_every=1'] + SMALL
+  for lines, delay in ((4, 0.0), (3, 0.013), (5, 0.029), (2, 0.047)):
+    process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True,
+                               env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    seen = 0
+    for line in process.stdout:
+      seen += line.startswith('training step')
+      if seen == lines:
+        time.sleep(delay)
+        process.kill()
+        break
+    process.wait(timeout=60)
+    evaluated = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
+                           '--model_dir=' + model_dir, '--nocheck_sha256')
+    assert evaluated.returncode == 0, evaluated.stderr
+  step = int(re.search(r'\(step (\d+)\)', evaluated.stdout).group(1))
+  resumed = run_script('res_mnist.py', '--data_dir=' + small_data,
+                       '--model_dir=' + model_dir, '--max_steps=%d' % (step + 2),
+                       '--log_every=1', *SMALL)
+  assert resumed.returncode == 0, resumed.stderr
+  assert 'continuing from step %d' % step in resumed.stdout
