@@ -160,3 +160,20 @@ def test_exponential_schedule_is_the_original(flags_module):
       values = [sess.run(rate, {step: s}) for s in (0, 200, 500)]
   np.testing.assert_allclose(values, [0.003, 0.003 * 0.97, 0.003 * 0.97 ** 2.5],
                              rtol=1e-6)
+
+
+def test_training_curves_png(small_data, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=' + model_dir, '--max_steps=40',
+                      '--eval_every=20', *SMALL_RUN)
+  assert result.returncode == 0, result.stderr
+  plotted = run_script('res_mnist_plot.py', '--model_dir=' + model_dir)
+  assert plotted.returncode == 0, plotted.stderr
+  assert plotted.stdout.strip() == ('Wrote %s/training_curves.png (2 training '
+                                    'points, 2 validation points)' % model_dir)
+  with open(os.path.join(model_dir, 'training_curves.png'), 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  empty = run_script('res_mnist_plot.py', '--model_dir=%s' % tmp_path)
+  assert empty.returncode == 1
+  assert 'no training summaries found' in empty.stderr
