@@ -430,6 +430,5 @@ def main(_):
     sys.exit(130)
 
 
-
 if __name__ == '__main__':
   cli.run(main)

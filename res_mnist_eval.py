@@ -65,6 +65,5 @@ def main(_):
   print('test accuracy %.4f' % accuracy)
 
 
-
 if __name__ == '__main__':
   cli.run(main)

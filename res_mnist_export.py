@@ -86,6 +86,5 @@ def main(_):
   print('Exported %s to %s' % (checkpoint_path, path))
 
 
-
 if __name__ == '__main__':
   cli.run(main)

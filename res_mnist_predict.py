@@ -169,6 +169,5 @@ def main(argv):
     sys.exit(1)
 
 
-
 if __name__ == '__main__':
   cli.run(main)
