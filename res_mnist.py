@@ -242,7 +242,8 @@ def build_training_graph(max_steps):
 
   Dropout, batch norm (batch statistics, moving averages updated in place)
   and augmentation are on unconditionally: evaluation has a graph of its
-  own. `loss` is the cross-entropy, without weight decay.
+  own. `loss` is the cross-entropy, without weight decay. Running
+  `train_op` trains one step and returns the new global step.
   """
   if FLAGS.seed is not None:
     tf.set_random_seed(FLAGS.seed)
@@ -251,9 +252,13 @@ def build_training_graph(max_steps):
   y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
                       name='y-input')
   images = distort_images(x) if FLAGS.augment else x
-  y = inference(images, is_training=True, batch_norm=FLAGS.batch_norm,
-                weight_decay=FLAGS.weight_decay)
-  global_step = tf.train.get_or_create_global_step()
+  # Resource variables: with GATE_NONE below, Adam may update a weight while
+  # the backward pass still needs it; a resource variable's reads keep the
+  # value they read (a ref variable's do not: the run diverges by chance).
+  with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
+    y = inference(images, is_training=True, batch_norm=FLAGS.batch_norm,
+                  weight_decay=FLAGS.weight_decay)
+    global_step = tf.train.get_or_create_global_step()
 
   cross_entropy_mean = tf.reduce_mean(
       tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -263,9 +268,14 @@ def build_training_graph(max_steps):
   # GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
   # which stops oneDNN from fusing BiasAddGrad into the filter gradient and
   # serialises the backward pass; same values, 7% (fp32) to 20% (bf16) faster.
-  train_op = tf.train.AdamOptimizer(learning_rate).minimize(
+  minimize = tf.train.AdamOptimizer(learning_rate).minimize(
       loss, global_step=global_step,
       gate_gradients=tf.train.Optimizer.GATE_NONE)
+  # Like slim's create_train_op, the train op is a tensor: the step just
+  # trained, read after the update (fetching `global_step` beside it could
+  # read the resource variable before the increment).
+  with tf.control_dependencies([minimize]):
+    train_op = global_step.read_value()
   batch_accuracy = tf.reduce_mean(tf.cast(
       tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1)), tf.float32))
   tf.summary.scalar('loss', cross_entropy_mean)
@@ -328,11 +338,11 @@ def train(mnist, max_steps):
                           % (signal.Signals(stop.signum).name, step,
                              last_saved), stop.signum)
       xs, ys = mnist.train.next_batch(FLAGS.batch_size)
-      fetches = [train_op, cross_entropy_mean, global_step]
+      fetches = [train_op, cross_entropy_mean]
       if (step + 1) % FLAGS.log_every == 0:
         fetches.append(summary_op)
       results = sess.run(fetches, feed_dict={x: xs, y_: ys})
-      loss_value, step = results[1:3]
+      step, loss_value = results[:2]
       if not np.isfinite(loss_value):
         raise TrainingError(
             'the loss is %s at step %d: stopped without saving these weights; '
@@ -345,8 +355,8 @@ def train(mnist, max_steps):
               % (step, loss_value, FLAGS.batch_size / seconds_per_step,
                  _format_seconds(seconds_per_step * (max_steps - step))))
         window_start, window_step = now, step
-        if len(results) > 3:
-          writer.add_summary(results[3], step)
+        if len(results) > 2:
+          writer.add_summary(results[2], step)
           _add_summary(writer, step, images_per_second=FLAGS.batch_size
                        / seconds_per_step)
       if step % FLAGS.save_every == 0 or step == max_steps:

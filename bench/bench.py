@@ -96,7 +96,7 @@ def worker_ours(config):
   graph = res_mnist.build_training_graph(max_steps=10 ** 6)
   sess = tf.Session(config=res_mnist.session_config())
   sess.run(tf.global_variables_initializer())
-  fetches = [graph.train_op, graph.loss, graph.global_step]
+  fetches = [graph.train_op, graph.loss]
 
   def step():
     xs, ys = mnist.train.next_batch(batch_size)

@@ -162,6 +162,27 @@ def test_exponential_schedule_is_the_original(flags_module):
                              rtol=1e-6)
 
 
+def test_train_op_returns_the_new_step_and_keeps_reads_consistent(
+    flags_module):
+  """GATE_NONE lets Adam update a weight while the backward pass may still
+  read it; only resource variables make that safe (the gradient then sees
+  the value the forward pass read), so every variable must be one."""
+  with tf.Graph().as_default():
+    graph = flags_module.build_training_graph(max_steps=500)
+    assert {type(v).__name__ for v in tf.global_variables()} == {
+        'ResourceVariable'}
+    ops = [op.type for op in tf.get_default_graph().get_operations()]
+    assert 'VariableV2' not in ops and 'ApplyAdam' not in ops
+    images = np.random.RandomState(0).rand(10, 784)
+    labels = np.eye(10)[np.arange(10)]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      steps = [sess.run(graph.train_op, {graph.x: images, graph.y_: labels})
+               for _ in range(3)]
+      assert steps == [1, 2, 3]
+      assert sess.run(graph.global_step) == 3
+
+
 def test_training_curves_png(small_data, tmp_path):
   model_dir = str(tmp_path / 'model')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
