@@ -293,8 +293,10 @@ def train(mnist, max_steps):
   best_accuracy = tf.Variable(-1.0, trainable=False,
                               name='best_validation_accuracy')
 
-  saver = tf.train.Saver(max_to_keep=FLAGS.max_to_keep)
-  best_saver = tf.train.Saver(max_to_keep=1)
+  # Relative paths in the `checkpoint` file: a model dir can be moved.
+  saver = tf.train.Saver(max_to_keep=FLAGS.max_to_keep,
+                         save_relative_paths=True)
+  best_saver = tf.train.Saver(max_to_keep=1, save_relative_paths=True)
   save_path = os.path.join(FLAGS.model_dir, FLAGS.model_name)
   best_path = os.path.join(FLAGS.model_dir, 'best', FLAGS.model_name)
   evaluate = _build_eval_graph()

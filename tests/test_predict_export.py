@@ -1,6 +1,8 @@
 """res_mnist_predict.py on digits the tests draw; the SavedModel round trip."""
+import glob
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -140,6 +142,33 @@ def test_predict_needs_files_and_a_checkpoint(tmp_path):
   result = run_script('res_mnist_predict.py', '--model_dir=%s' % tmp_path, 'x.png')
   assert result.returncode == 1
   assert 'no checkpoint found' in result.stderr
+
+
+@pytest.mark.parametrize('script', ['res_mnist_predict.py',
+                                    'res_mnist_export.py'])
+def test_corrupt_checkpoint_is_one_line(small_model, tmp_path, script):
+  model_dir = str(tmp_path / 'model')
+  # A copy: the fixture's model stays intact, and a moved model dir must
+  # still find its own checkpoints (relative paths in `checkpoint`).
+  shutil.copytree(small_model, model_dir)
+  data_file = glob.glob(model_dir + '/my_model-20.data-*')[0]
+  with open(data_file, 'r+b') as f:
+    f.truncate(os.path.getsize(data_file) // 2)
+  image = tmp_path / 'one.png'
+  pixels = np.full((28, 28, 3), 255, np.uint8)
+  pixels[4:24, 12:16] = 0
+  image.write_bytes(_encode(pixels, 'png'))
+  export_dir = tmp_path / 'export'
+  result = run_script(script, '--model_dir=' + model_dir,
+                      '--export_dir=%s' % export_dir if 'export' in script
+                      else str(image))
+  assert result.returncode == 1
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1, result.stderr
+  assert re.match(r'%s: error: .*my_model-20: cannot (read|restore) the '
+                  r'checkpoint \(.*\); it may be truncated or corrupt$'
+                  % script, lines[0]), lines[0]
+  assert not export_dir.exists() or not os.listdir(export_dir)
 
 
 LOAD_IN_TF2 = '''
