@@ -105,7 +105,8 @@ flags.register_validator('learning_rate_decay', lambda value: value > 0,
 
 FLAGS = flags.FLAGS
 
-EVAL_BATCH_SIZE = 1000
+# 2000 rather than 1000: about 5% more images/s here (bench/bench.py).
+EVAL_BATCH_SIZE = 2000
 
 # The best recipe measured in the README (table "Accuracy").
 PRESETS = {

@@ -27,7 +27,7 @@ flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
 flags.DEFINE_string('checkpoint_path', None,
                     'Checkpoint to evaluate, e.g. model/my_model-500; '
                     'default: the latest in --model_dir.')
-flags.DEFINE_integer('eval_batch_size', 1000, 'Images per evaluation step.',
+flags.DEFINE_integer('eval_batch_size', 2000, 'Images per evaluation step.',
                      lower_bound=1)
 
 FLAGS = flags.FLAGS

@@ -95,7 +95,7 @@ def evaluation(logits, labels):
 
 
 def do_eval(sess, eval_sums, images_placeholder, labels_placeholder,
-            data_set, batch_size=1000):
+            data_set, batch_size=2000):
   """Runs `data_set` through in order, in batches; returns per-image means.
 
   Args:

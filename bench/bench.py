@@ -15,7 +15,7 @@ Measured:
   keras    the same network in Keras 3 (keras.layers, model.fit, Adam on
            ExponentialDecay(0.003, 200, 0.97), batch 100), fp32 and with the
            mixed_bfloat16 policy;
-  eval     the inference graph (dropout off) at batch 1000;
+  eval     the inference graph (dropout off) at batch 2000 (the scripts');
   matmul   the machine's float32 and bfloat16 matrix-multiply rate;
   flops    the network's floating-point operations per image, from the TF
            profiler, forward and for a whole training step.
@@ -52,8 +52,8 @@ CONFIGS = [
     ('ours bf16, batch 256', 'ours', {'flags': ['--batch_size=256', '--bfloat16']}),
     ('Keras fp32, batch 100', 'keras', {'batch_size': 100, 'policy': 'float32'}),
     ('Keras bf16, batch 100', 'keras', {'batch_size': 100, 'policy': 'mixed_bfloat16'}),
-    ('ours eval fp32, batch 1000', 'eval', {'flags': []}),
-    ('ours eval bf16, batch 1000', 'eval', {'flags': ['--bfloat16']}),
+    ('ours eval fp32, batch 2000', 'eval', {'flags': []}),
+    ('ours eval bf16, batch 2000', 'eval', {'flags': ['--bfloat16']}),
     ('matmul fp32', 'matmul', {'dtype': 'float32'}),
     ('matmul bf16', 'matmul', {'dtype': 'bfloat16'}),
 ]
@@ -116,7 +116,7 @@ def worker_eval(config):
   classes = tf.argmax(inference(x), 1)
   sess = tf.Session(config=res_mnist.session_config())
   sess.run(tf.global_variables_initializer())
-  batch_size, position = 1000, [0]
+  batch_size, position = res_mnist.EVAL_BATCH_SIZE, [0]
 
   def step():
     start = position[0] % (test.num_examples - batch_size + 1)
