@@ -9,13 +9,16 @@ moment of a shared machine hits every configuration alike, and each figure
 is the median over all its windows. Throughput is images per second between
 consecutive step ends, input feeding included.
 
-Measured:
+Measured, every training row at batch 100 (the default, and the fast
+settings' batch too):
   ours     res_mnist.py's own training step (its graph, session config and
-           next_batch feeding), fp32 and --bfloat16, at batch 100 and 256;
+           next_batch feeding), fp32 and --bfloat16, as one graph (the
+           default) and with --towers=<cores> (the fast settings);
   keras    the same network in Keras 3 (keras.layers, model.fit, Adam on
-           ExponentialDecay(0.003, 200, 0.97), batch 100), fp32 and with the
+           ExponentialDecay(0.003, 200, 0.97)), fp32 and with the
            mixed_bfloat16 policy;
-  eval     the inference graph (dropout off) at batch 2000 (the scripts');
+  eval     the inference graph (dropout off) as the scripts evaluate:
+           batches of 2000, one tower per core;
   matmul   the machine's float32 and bfloat16 matrix-multiply rate;
   flops    the network's floating-point operations per image, from the TF
            profiler, forward and for a whole training step.
@@ -32,6 +35,7 @@ sys.path.insert(0, ROOT)
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from res_mnist_inference import num_cores  # noqa: E402
 
 flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
 flags.DEFINE_integer('windows', 8, 'Timed windows per process.')
@@ -45,15 +49,16 @@ flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 FLAGS = flags.FLAGS
 
 # (name, worker, settings); ours_* take res_mnist.py flags.
+TOWERS = '--towers=%d' % num_cores()
 CONFIGS = [
-    ('ours fp32, batch 100', 'ours', {'flags': ['--batch_size=100']}),
-    ('ours bf16, batch 100', 'ours', {'flags': ['--batch_size=100', '--bfloat16']}),
-    ('ours fp32, batch 256', 'ours', {'flags': ['--batch_size=256']}),
-    ('ours bf16, batch 256', 'ours', {'flags': ['--batch_size=256', '--bfloat16']}),
-    ('Keras fp32, batch 100', 'keras', {'batch_size': 100, 'policy': 'float32'}),
-    ('Keras bf16, batch 100', 'keras', {'batch_size': 100, 'policy': 'mixed_bfloat16'}),
-    ('ours eval fp32, batch 2000', 'eval', {'flags': []}),
-    ('ours eval bf16, batch 2000', 'eval', {'flags': ['--bfloat16']}),
+    ('ours fp32, 1 tower', 'ours', {'flags': []}),
+    ('ours fp32, towers', 'ours', {'flags': [TOWERS]}),
+    ('ours bf16, 1 tower', 'ours', {'flags': ['--bfloat16']}),
+    ('ours bf16, towers', 'ours', {'flags': [TOWERS, '--bfloat16']}),
+    ('Keras fp32', 'keras', {'batch_size': 100, 'policy': 'float32'}),
+    ('Keras bf16', 'keras', {'batch_size': 100, 'policy': 'mixed_bfloat16'}),
+    ('ours eval fp32', 'eval', {'bfloat16': False}),
+    ('ours eval bf16', 'eval', {'bfloat16': True}),
     ('matmul fp32', 'matmul', {'dtype': 'float32'}),
     ('matmul bf16', 'matmul', {'dtype': 'bfloat16'}),
 ]
@@ -94,7 +99,8 @@ def worker_ours(config):
   mnist = _mnist_or_random()
   batch_size = res_mnist.FLAGS.batch_size
   graph = res_mnist.build_training_graph(max_steps=10 ** 6)
-  sess = tf.Session(config=res_mnist.session_config())
+  sess = tf.Session(config=res_mnist.session_config(
+      res_mnist.FLAGS.towers, res_mnist.FLAGS.bfloat16, res_mnist.FLAGS.threads))
   sess.run(tf.global_variables_initializer())
   fetches = [graph.train_op, graph.loss]
 
@@ -108,15 +114,15 @@ def worker_eval(config):
   from slim_compat import slim  # noqa: F401
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  import res_mnist
-  from res_mnist_inference import inference
-  res_mnist.FLAGS(['res_mnist.py'] + config['flags'])
+  from res_mnist_inference import (EVAL_BATCH_SIZE, inference_in_towers,
+                                    num_cores, session_config)
   test = _mnist_or_random().test
   x = tf.placeholder(tf.float32, [None, 784])
-  classes = tf.argmax(inference(x), 1)
-  sess = tf.Session(config=res_mnist.session_config())
+  # As res_mnist.py and res_mnist_eval.py evaluate.
+  classes = tf.argmax(inference_in_towers(x, num_cores()), 1)
+  sess = tf.Session(config=session_config(num_cores(), config['bfloat16']))
   sess.run(tf.global_variables_initializer())
-  batch_size, position = res_mnist.EVAL_BATCH_SIZE, [0]
+  batch_size, position = EVAL_BATCH_SIZE, [0]
 
   def step():
     start = position[0] % (test.num_examples - batch_size + 1)
@@ -273,9 +279,10 @@ def main(_):
   lines = [
       '# Benchmark results',
       '',
-      'Machine: %s, %d cores. Command: `python bench/bench.py --rounds=%d '
+      'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: `python bench/bench.py --rounds=%d '
       '--windows=%d --window_steps=%d`. Medians of %d windows per row, '
-      'images/s (matmul: GFLOP/s).' % (_cpu_name(), os.cpu_count(), FLAGS.rounds,
+      'images/s (matmul: GFLOP/s).' % (_cpu_name(), num_cores(),
+                                       num_cores(), FLAGS.rounds,
                                        FLAGS.windows, FLAGS.window_steps,
                                        FLAGS.rounds * FLAGS.windows),
       '',
@@ -291,17 +298,19 @@ def main(_):
       '',
       '| ratio | value |',
       '| --- | ---: |',
-      '| ours bf16 / Keras fp32 (batch 100) | %.2f |' % ratio('ours bf16, batch 100', 'Keras fp32, batch 100'),
-      '| ours bf16 / Keras bf16 (batch 100) | %.2f |' % ratio('ours bf16, batch 100', 'Keras bf16, batch 100'),
-      '| ours fp32 / Keras fp32 (batch 100) | %.2f |' % ratio('ours fp32, batch 100', 'Keras fp32, batch 100'),
+      '| ours bf16, towers / Keras fp32 | %.2f |' % ratio('ours bf16, towers', 'Keras fp32'),
+      '| ours bf16, towers / Keras bf16 | %.2f |' % ratio('ours bf16, towers', 'Keras bf16'),
+      '| ours fp32, towers / Keras fp32 | %.2f |' % ratio('ours fp32, towers', 'Keras fp32'),
+      '| ours bf16, 1 tower / Keras bf16 | %.2f |' % ratio('ours bf16, 1 tower', 'Keras bf16'),
+      '| ours fp32, 1 tower / Keras fp32 | %.2f |' % ratio('ours fp32, 1 tower', 'Keras fp32'),
       '',
       'FLOPs per image (TF profiler): forward %.1f M, training step %.1f M. '
       'At the measured matmul rates that bounds training at %.0f images/s '
-      'in fp32 and %.0f in bf16; ours at batch 100 reaches %.0f%% (fp32) '
+      'in fp32 and %.0f in bf16; ours with towers reaches %.0f%% (fp32) '
       'and %.0f%% (bf16) of those bounds.'
       % (forward_flops / 1e6, train_flops / 1e6, fp32_peak, bf16_peak,
-         100 * median['ours fp32, batch 100'] / fp32_peak,
-         100 * median['ours bf16, batch 100'] / bf16_peak),
+         100 * median['ours fp32, towers'] / fp32_peak,
+         100 * median['ours bf16, towers'] / bf16_peak),
   ]
   text = '\n'.join(lines) + '\n'
   with open(FLAGS.output, 'w') as f:
