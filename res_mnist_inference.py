@@ -2,10 +2,13 @@
 
     import tensorflow.compat.v1 as tf
     tf.disable_v2_behavior()
-    from res_mnist_inference import inference
+    from res_mnist_inference import inference, inference_in_towers
     x = tf.placeholder(tf.float32, [None, 784])
     logits = inference(x)                      # [None, 10], no dropout
-    train_logits = inference(x, is_training=True)   # in another graph
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+      train_logits = inference(x, is_training=True)  # same weights, dropout
+      fast_logits = inference_in_towers(x, 2)  # = logits, on two cores at once
+                                               # with session_config(2)
 
 Layout (SPEC.md): conv 32 3x3, max pool 2x2, three identity blocks of 32,
 a projection block to 64 at stride 2, two identity blocks of 64, flatten,
@@ -120,7 +123,12 @@ def inference_in_towers(inputs, towers, **kwargs):
 
   Returns:
     Logits, a float tensor `[batch, 10]`.
+
+  Raises:
+    ValueError: if `towers` < 1, or as `inference` does.
   """
+  if towers < 1:
+    raise ValueError('inference_in_towers() needs towers >= 1, got %s' % towers)
   if towers == 1:
     return inference(inputs, **kwargs)
   images = _images(inputs)

@@ -80,3 +80,25 @@ def test_towers_refuse_batch_norm(small_data, tmp_path, flags):
       'res_mnist.py: error: --towers=2 does not go with --batch_norm (towers '
       'would race to update its moving averages); use --towers=1')
   assert not (tmp_path / 'model').exists()
+
+
+def test_towers_reject_zero_towers():
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match='towers >= 1'):
+      inference_in_towers(tf.zeros([2, 784]), 0)
+
+
+def test_docstring_example_builds_one_set_of_weights():
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 784])
+    logits = inference(x)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+      train_logits = inference(x, is_training=True)
+      fast_logits = inference_in_towers(x, 2)
+    assert len(tf.global_variables()) == 32
+    images = np.random.RandomState(0).rand(5, 784)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      a, b, c = sess.run([logits, train_logits, fast_logits], {x: images})
+  np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(b, a)  # dropout
