@@ -82,9 +82,9 @@ flags.DEFINE_bool('bfloat16', False, 'Compute in bfloat16 where it is safe '
 flags.DEFINE_integer('towers', 1, 'Split each training batch into this many '
                      'towers (copies of the network sharing its weights) '
                      'that run side by side, one core each: 2 trains about '
-                     '20-35% faster than 1 on 2 cores. Each tower draws its own '
-                     'dropout masks, so a --seed gives another run than with '
-                     '1. Not with --batch_norm.', lower_bound=1)
+                     '20-35% faster than 1 on 2 cores. Each tower draws its '
+                     'own dropout masks, so a --seed gives another run than '
+                     'with 1. Not with --batch_norm.', lower_bound=1)
 flags.DEFINE_integer('threads', 0, 'Intra-op threads per kernel; 0: one per '
                      'core, or 1 with --towers > 1.', lower_bound=0)
 
