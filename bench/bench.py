@@ -99,8 +99,10 @@ def worker_ours(config):
   mnist = _mnist_or_random()
   batch_size = res_mnist.FLAGS.batch_size
   graph = res_mnist.build_training_graph(max_steps=10 ** 6)
-  sess = tf.Session(config=res_mnist.session_config(
-      res_mnist.FLAGS.towers, res_mnist.FLAGS.bfloat16, res_mnist.FLAGS.threads))
+  from res_mnist_inference import session_config
+  settings = res_mnist.FLAGS
+  sess = tf.Session(config=session_config(settings.towers, settings.bfloat16,
+                                          settings.threads))
   sess.run(tf.global_variables_initializer())
   fetches = [graph.train_op, graph.loss]
 
@@ -279,8 +281,9 @@ def main(_):
   lines = [
       '# Benchmark results',
       '',
-      'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: `python bench/bench.py --rounds=%d '
-      '--windows=%d --window_steps=%d`. Medians of %d windows per row, '
+      'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: '
+      '`python bench/bench.py --rounds=%d --windows=%d --window_steps=%d`. '
+      'Medians of %d windows per row, '
       'images/s (matmul: GFLOP/s).' % (_cpu_name(), num_cores(),
                                        num_cores(), FLAGS.rounds,
                                        FLAGS.windows, FLAGS.window_steps,
