@@ -28,8 +28,8 @@ import tensorflow.compat.v1 as tf
 import checkpoints
 import cli
 import input_data
-from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, evaluation,
-                                  inference_in_towers, num_cores,
+from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, eval_towers,
+                                  evaluation, inference_in_towers,
                                   session_config)
 
 # Data and files
@@ -202,9 +202,9 @@ def _build_eval_graph(config):
 
   Evaluation runs in a graph of its own, restored from the checkpoint just
   written, so that the training graph has no train/eval switch in it. It
-  runs one tower per core whatever --towers is (no randomness: same
-  accuracy), and in the training session's config: TensorFlow shares one
-  set of thread pools between the sessions of a process anyway.
+  runs in towers whatever --towers is (no randomness: same accuracy), and
+  in the training session's config: TensorFlow shares one set of thread
+  pools between the sessions of a process anyway.
   """
   graph = tf.Graph()
   with graph.as_default():
@@ -212,7 +212,7 @@ def _build_eval_graph(config):
                        name='x-input')
     y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
                         name='y-input')
-    logits = inference_in_towers(x, num_cores(), batch_norm=FLAGS.batch_norm)
+    logits = inference_in_towers(x, eval_towers(), batch_norm=FLAGS.batch_norm)
     loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.argmax(y_, 1), logits=logits))
     eval_sums = [evaluation(logits, y_), loss_sum]

