@@ -95,11 +95,11 @@ def worker_ours(config):
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
   import res_mnist
+  from res_mnist_inference import session_config
   res_mnist.FLAGS(['res_mnist.py', '--seed=0'] + config['flags'])
   mnist = _mnist_or_random()
   batch_size = res_mnist.FLAGS.batch_size
   graph = res_mnist.build_training_graph(max_steps=10 ** 6)
-  from res_mnist_inference import session_config
   settings = res_mnist.FLAGS
   sess = tf.Session(config=session_config(settings.towers, settings.bfloat16,
                                           settings.threads))
