@@ -9,39 +9,40 @@ instead of at every step. When --model_dir already holds a checkpoint,
 training continues from its step up to --max_steps (--fresh starts over).
 At the end it prints validation and test accuracy, dropout off.
 
-`--preset=best` trains the most accurate recipe of the README (batch norm,
-augmentation, cosine schedule, weight decay, model selection on the
-validation split); any flag given on the command line overrides a preset.
+`--preset=best` trains the most accurate recipe measured (docs/results.md:
+batch norm, augmentation, cosine schedule, weight decay, model selection on
+the validation split); any flag given on the command line overrides a
+preset.
+
+The loop is TensorFlow's own `MonitoredSession` with its hooks; the graph
+comes from `resmnist.training.build_training_graph(recipe)`, where `recipe`
+holds every setting of the run, made from the flags in `main`.
 """
-import collections
-import math
 import os
 import signal
 import sys
-import time
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
-import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoints
-import cli
-import input_data
-from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, eval_towers,
-                                  evaluation, inference_in_towers,
-                                  session_config)
+from resmnist import checkpoints
+from resmnist import cli
+from resmnist import common_flags
+from resmnist import input_data
+from resmnist import loader
+from resmnist import model_dir as model_dirs
+from resmnist import runtime
+from resmnist import training
+from resmnist.recipe import FIELDS as RECIPE_FIELDS
+from resmnist.recipe import Recipe
 
 # Data and files
-flags.DEFINE_string('data_dir', 'MNIST_data',
-                    'Directory of the MNIST gz files (downloaded if missing).')
-flags.DEFINE_bool('check_sha256', True,
-                  'Check the SHA-256 of the MNIST files; turn off to train on '
-                  'other data in the same format (e.g. Fashion-MNIST).')
+common_flags.define_data_flags()
+common_flags.define_model_dir_flags()
 flags.DEFINE_integer('validation_size', 5000,
                      'Training images held out, the first ones, as in TF1.',
                      lower_bound=0)
-flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
 flags.DEFINE_string('model_name', 'my_model',
                     'Checkpoint file prefix: <model_dir>/<model_name>-<step>.')
 
@@ -50,8 +51,8 @@ flags.DEFINE_bool('batch_norm', False,
                   'Batch norm after every convolution (not in the original).')
 
 # Training; the defaults are the original's
-flags.DEFINE_enum('preset', None, ['best'], 'A recipe of the README; flags '
-                  'given explicitly override it.')
+flags.DEFINE_enum('preset', None, ['best'], 'A recipe measured in '
+                  'docs/results.md; flags given explicitly override it.')
 flags.DEFINE_integer('batch_size', 100, 'Images per training step.',
                      lower_bound=1)
 flags.DEFINE_float('learning_rate', 0.003, 'Initial learning rate of Adam.')
@@ -82,8 +83,8 @@ flags.DEFINE_bool('bfloat16', False, 'Compute in bfloat16 where it is safe '
                   'Fast on CPUs with AVX512_BF16 or AMX.')
 flags.DEFINE_integer('towers', 1, 'Split each training batch into this many '
                      'towers (copies of the network sharing its weights) '
-                     'that run side by side, one core each: 2 trains about '
-                     '20-35% faster than 1 on 2 cores. Each tower draws its '
+                     'that run side by side, one core each: 2 trains 19-35% '
+                     'faster than 1 on 2 AVX-512 Xeon cores. Each tower draws its '
                      'own dropout masks, so a --seed gives another run than '
                      'with 1. Not with --batch_norm.', lower_bound=1)
 flags.DEFINE_integer('threads', 0, 'Intra-op threads per kernel; 0: one per '
@@ -110,9 +111,14 @@ flags.register_validator('learning_rate', lambda value: value > 0,
 flags.register_validator('learning_rate_decay', lambda value: value > 0,
                          message='must be greater than 0')
 
+flags.register_multi_flags_validator(
+    ['eval_every', 'validation_size'],
+    lambda values: not values['eval_every'] or values['validation_size'] > 0,
+    message='--eval_every needs a validation split (--validation_size > 0)')
+
 FLAGS = flags.FLAGS
 
-# The best recipe measured in the README (table "Accuracy").
+# The best recipe measured (docs/results.md, table "Accuracy").
 PRESETS = {
     'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
                  learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
@@ -120,289 +126,121 @@ PRESETS = {
                  bfloat16=True),
 }
 
-# Augmentation ranges: small enough that a 6 stays a 6 and a 1 a 1.
-MAX_ROTATION_DEGREES = 10.0
-MAX_SHIFT_PIXELS = 2.0
-MAX_SCALE_CHANGE = 0.1
+
+def _checkpoint_to_resume(settings, var_list):
+  """The checkpoint training goes on from (verified), or None to start."""
+  if settings.fresh:
+    return None
+  path = checkpoints.find_checkpoint(settings.model_dir)
+  if path:
+    checkpoints.verify(path, var_list)
+  return path
 
 
-def distort_images(images, seed=None):
-  """Random rotation, scaling and shift of each image of a `[B, 784]` batch.
-
-  One projective transform per image (`ImageProjectiveTransformV3`, bilinear,
-  black outside), all drawn uniformly from the ranges above.
-  """
-  batch = tf.shape(images)[0]
-  angle = tf.random.uniform([batch], -1.0, 1.0, seed=seed) * (
-      MAX_ROTATION_DEGREES * math.pi / 180)
-  scale = 1.0 + tf.random.uniform([batch], -1.0, 1.0, seed=seed) * MAX_SCALE_CHANGE
-  shift = tf.random.uniform([batch, 2], -1.0, 1.0, seed=seed) * MAX_SHIFT_PIXELS
-  # The transform maps output pixel (x, y) to the input pixel it samples:
-  # input = R(-angle) (output - centre) / scale + centre - shift.
-  centre = (input_data.IMAGE_SIZE - 1) / 2.0
-  cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-  a2 = centre - cos * centre - sin * centre - shift[:, 0]
-  b2 = centre + sin * centre - cos * centre - shift[:, 1]
-  zeros = tf.zeros([batch])
-  transforms = tf.stack([cos, sin, a2, -sin, cos, b2, zeros, zeros], axis=1)
-  images = tf.reshape(images, [-1, input_data.IMAGE_SIZE, input_data.IMAGE_SIZE, 1])
-  distorted = tf.raw_ops.ImageProjectiveTransformV3(
-      images=images, transforms=transforms,
-      output_shape=[input_data.IMAGE_SIZE, input_data.IMAGE_SIZE],
-      fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')
-  return tf.reshape(distorted, [-1, input_data.IMAGE_PIXELS])
-
-
-def _configure_learning_rate(global_step, max_steps):
-  if FLAGS.lr_schedule == 'exponential':
-    return tf.train.exponential_decay(FLAGS.learning_rate, global_step,
-                                      FLAGS.decay_steps,
-                                      FLAGS.learning_rate_decay)
-  step = tf.cast(global_step, tf.float32)
-  warmup = float(min(FLAGS.warmup_steps, max_steps - 1))
-  cosine = tf.train.cosine_decay(FLAGS.learning_rate,
-                                 tf.maximum(global_step - int(warmup), 0),
-                                 max_steps - int(warmup))
-  if not warmup:
-    return cosine
-  return tf.where(step < warmup, FLAGS.learning_rate * (step + 1) / warmup,
-                  cosine)
-
-
-class TrainingError(Exception):
-  """Training cannot go on (e.g. the loss is no longer finite)."""
-
-
-class Interrupted(Exception):
-  """SIGINT or SIGTERM arrived; the checkpoint of the current step is saved."""
-
-  def __init__(self, message, signum):
-    super(Interrupted, self).__init__(message)
-    self.signum = signum
+def train(data, recipe, settings):
+  """Trains `recipe` on `data` in `settings.model_dir`; prints the results."""
+  graph = training.build_training_graph(recipe)
+  _check_memory(recipe.batch_size, recipe.towers)
+  config = runtime.session_config(recipe.towers, recipe.bfloat16,
+                                  recipe.threads)
+  info = model_dirs.model_info(recipe.batch_norm, recipe.as_dict())
+  with loader.EvalModel(info, runtime.eval_towers(), config) as evaluator, \
+      training.stop_requested_by_signals() as stop_request:
+    # Relative paths in the `checkpoint` file: a model dir can be moved.
+    saver = tf.train.Saver(max_to_keep=settings.max_to_keep,
+                           save_relative_paths=True)
+    clock = training.TrainingClock()
+    progress, hooks = training.loop_hooks(graph, recipe, settings, saver,
+                                          clock, stop_request, evaluator, data)
+    start = _checkpoint_to_resume(settings, tf.global_variables())
+    if start:
+      saver.recover_last_checkpoints(checkpoints.checkpoints_on_disk(
+          settings.model_dir))
+    model_dirs.write_info(settings.model_dir, info)
+    try:
+      _run_loop(graph, recipe, data, hooks, progress, saver, start, config)
+    except tf.errors.OpError as e:  # e.g. the disk is full
+      saving = any(op in e.message for op in ('SaveV2', 'MergeV2Checkpoints'))
+      checkpoints.remove_partial_saves(settings.model_dir)
+      raise training.TrainingError(
+          'stopped at step %s%s: %s; the last good checkpoint is %s (run the '
+          'same command again to continue from it)'
+          % (progress.step, ' while saving a checkpoint' if saving else '',
+             checkpoints.first_line(e),
+             tf.train.latest_checkpoint(settings.model_dir)))
+    except tf.train.NanLossDuringTrainingError:
+      raise training.TrainingError(
+          'the loss is %s at step %d: stopped without saving these weights; '
+          'the last good checkpoint is %s (try a lower --learning_rate)'
+          % (progress.loss, progress.step,
+             tf.train.latest_checkpoint(settings.model_dir)))
+    finally:
+      _close_summary_writers()
+    final = tf.train.latest_checkpoint(settings.model_dir)
+    if stop_request.signum is not None:
+      raise training.Interrupted(
+          '%s at step %d: saved %s; run the same command again to continue'
+          % (signal.Signals(stop_request.signum).name, progress.step, final),
+          stop_request.signum)
+    if progress.step > progress.start_step:
+      print('Model saved to %s' % final)
+    _report(evaluator, data, final, settings)
 
 
-class _StopRequest(object):
-  """Remembers a SIGINT or SIGTERM so that the loop can save, then stop."""
-
-  def __init__(self):
-    self.signum = None
-
-  def __call__(self, signum, unused_frame):
-    self.signum = signum
-
-
-def _format_seconds(seconds):
-  minutes, seconds = divmod(int(round(seconds)), 60)
-  hours, minutes = divmod(minutes, 60)
-  return '%d:%02d:%02d' % (hours, minutes, seconds)
-
-
-def _build_eval_graph(config):
-  """The inference graph with dropout off and batch norm's moving averages.
-
-  Evaluation runs in a graph of its own, restored from the checkpoint just
-  written, so that the training graph has no train/eval switch in it. It
-  runs in towers whatever --towers is (no randomness: same accuracy), and
-  in the training session's config: TensorFlow shares one set of thread
-  pools between the sessions of a process anyway.
-  """
-  graph = tf.Graph()
-  with graph.as_default():
-    x = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS],
-                       name='x-input')
-    y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
-                        name='y-input')
-    logits = inference_in_towers(x, eval_towers(), batch_norm=FLAGS.batch_norm)
-    loss_sum = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.argmax(y_, 1), logits=logits))
-    eval_sums = [evaluation(logits, y_), loss_sum]
-    saver = tf.train.Saver(tf.global_variables())
-  sess = tf.Session(graph=graph, config=config)
-
-  def accuracy_and_loss(checkpoint_path, data_set):
-    saver.restore(sess, checkpoint_path)
-    return do_eval(sess, eval_sums, x, y_, data_set, EVAL_BATCH_SIZE)
-  return accuracy_and_loss
-
-
-def _add_summary(writer, step, **values):
-  writer.add_summary(tf.Summary(value=[
-      tf.Summary.Value(tag=tag, simple_value=value)
-      for tag, value in values.items()]), step)
-
-
-TrainingGraph = collections.namedtuple(
-    'TrainingGraph', 'x y_ train_op loss global_step summary_op')
-
-
-def build_training_graph(max_steps):
-  """The training step of the flags' recipe, in the default graph.
-
-  Dropout, batch norm (batch statistics, moving averages updated in place)
-  and augmentation are on unconditionally: evaluation has a graph of its
-  own. `loss` is the cross-entropy, without weight decay. Running
-  `train_op` trains one step and returns the new global step.
-  """
-  if FLAGS.seed is not None:
-    tf.set_random_seed(FLAGS.seed)
-  x = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS],
-                     name='x-input')
-  y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
-                      name='y-input')
-  images = distort_images(x) if FLAGS.augment else x
-  # Resource variables: with GATE_NONE below, Adam may update a weight while
-  # the backward pass still needs it; a resource variable's reads keep the
-  # value they read (a ref variable's do not: the run diverges by chance).
-  with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
-    y = inference_in_towers(images, FLAGS.towers, is_training=True,
-                            batch_norm=FLAGS.batch_norm,
-                            weight_decay=FLAGS.weight_decay)
-    global_step = tf.train.get_or_create_global_step()
-
-  cross_entropy_mean = tf.reduce_mean(
-      tf.nn.sparse_softmax_cross_entropy_with_logits(
-          labels=tf.argmax(y_, 1), logits=y))
-  loss = cross_entropy_mean + tf.losses.get_regularization_loss()
-  learning_rate = _configure_learning_rate(global_step, max_steps)
-  # GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
-  # which stops oneDNN from fusing BiasAddGrad into the filter gradient and
-  # serialises the backward pass; same math (bias gradients summed in another
-  # order), bf16 steps about 25% faster, fp32 within noise (README, Speed).
-  minimize = tf.train.AdamOptimizer(learning_rate).minimize(
-      loss, global_step=global_step,
-      gate_gradients=tf.train.Optimizer.GATE_NONE)
-  # Like slim's create_train_op, the train op is a tensor: the step just
-  # trained, read after the update (fetching `global_step` beside it could
-  # read the resource variable before the increment).
-  with tf.control_dependencies([minimize]):
-    train_op = global_step.read_value()
-  batch_accuracy = tf.reduce_mean(tf.cast(
-      tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1)), tf.float32))
-  tf.summary.scalar('loss', cross_entropy_mean)
-  tf.summary.scalar('accuracy', batch_accuracy)
-  tf.summary.scalar('learning_rate', learning_rate)
-  return TrainingGraph(x, y_, train_op, cross_entropy_mean, global_step,
-                       tf.summary.merge_all())
-
-
-def train(mnist, max_steps):
-  """Builds the graph, trains to `max_steps`, prints the accuracies."""
-  x, y_, train_op, cross_entropy_mean, global_step, summary_op = (
-      build_training_graph(max_steps))
-  # Kept in the checkpoints so that a resumed run knows what "best" means.
-  best_accuracy = tf.Variable(-1.0, trainable=False,
-                              name='best_validation_accuracy')
-
-  # Relative paths in the `checkpoint` file: a model dir can be moved.
-  saver = tf.train.Saver(max_to_keep=FLAGS.max_to_keep,
-                         save_relative_paths=True)
-  best_saver = tf.train.Saver(max_to_keep=1, save_relative_paths=True)
-  save_path = os.path.join(FLAGS.model_dir, FLAGS.model_name)
-  best_path = os.path.join(FLAGS.model_dir, 'best', FLAGS.model_name)
-  config = session_config(FLAGS.towers, FLAGS.bfloat16, FLAGS.threads)
-  evaluate = _build_eval_graph(config)
-  # TensorBoard: `tensorboard --logdir <model_dir>`; training curves (loss,
-  # accuracy of the training batch, learning rate) every --log_every steps,
-  # validation ones under validation/ at each evaluation.
-  writer = tf.summary.FileWriter(FLAGS.model_dir)
-  validation_writer = tf.summary.FileWriter(
-      os.path.join(FLAGS.model_dir, 'validation'))
-  test_writer = (tf.summary.FileWriter(os.path.join(FLAGS.model_dir, 'test'))
-                 if FLAGS.report_test else None)
-  with tf.Session(config=config) as sess:
-    sess.run(tf.global_variables_initializer())
-    latest = None if FLAGS.fresh else tf.train.latest_checkpoint(FLAGS.model_dir)
-    if latest:
-      checkpoints.restore(sess, saver, latest)
-      print('Restored %s: continuing from step %d'
-            % (latest, sess.run(global_step)))
-    step = start_step = sess.run(global_step)
-    if step >= max_steps:
+def _run_loop(graph, recipe, data, hooks, progress, saver, start, config):
+  """The training loop; feeds the batches that an unbroken run would see."""
+  session_creator = tf.train.ChiefSessionCreator(
+      scaffold=tf.train.Scaffold(saver=saver), config=config,
+      checkpoint_filename_with_path=start)
+  with tf.train.MonitoredSession(session_creator, hooks) as session:
+    if start:
+      print('Restored %s: continuing from step %d' % (start, progress.step))
+    if progress.step >= recipe.max_steps:
       print('Already at step %d, not below --max_steps=%d: nothing to train'
-            % (step, max_steps))
+            % (progress.step, recipe.max_steps))
     # With the same --seed and --batch_size, the data order goes on as if
     # the run had not stopped.
-    mnist.train.skip(start_step * FLAGS.batch_size)
+    data.train.skip(progress.step * recipe.batch_size)
+    while progress.step < recipe.max_steps and not session.should_stop():
+      images, labels = data.train.next_batch(recipe.batch_size)
+      session.run(graph.train_op,
+                  {graph.images: images, graph.labels: labels})
 
-    def save():
-      return saver.save(sess, save_path, global_step=global_step)
 
-    last_saved = latest
-    window_start, window_step = time.time(), step
-    train_start, training_seconds = window_start, 0.0
-    stop = _StopRequest()
-    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    while step < max_steps:
-      if stop.signum is not None:
-        if not (last_saved or '').endswith('-%d' % step):
-          last_saved = save()
-        raise Interrupted('%s at step %d: saved %s; run the same command '
-                          'again to continue'
-                          % (signal.Signals(stop.signum).name, step,
-                             last_saved), stop.signum)
-      xs, ys = mnist.train.next_batch(FLAGS.batch_size)
-      fetches = [train_op, cross_entropy_mean]
-      if (step + 1) % FLAGS.log_every == 0:
-        fetches.append(summary_op)
-      results = sess.run(fetches, feed_dict={x: xs, y_: ys})
-      step, loss_value = results[:2]
-      if not np.isfinite(loss_value):
-        raise TrainingError(
-            'the loss is %s at step %d: stopped without saving these weights; '
-            'the last good checkpoint is %s (try a lower --learning_rate)'
-            % (loss_value, step, last_saved or 'none: nothing was saved yet'))
-      if step % FLAGS.log_every == 0:
-        now = time.time()
-        seconds_per_step = (now - window_start) / (step - window_step)
-        print('training step %d, loss %g (%.0f images/s, %s left)'
-              % (step, loss_value, FLAGS.batch_size / seconds_per_step,
-                 _format_seconds(seconds_per_step * (max_steps - step))))
-        window_start, window_step = now, step
-        if len(results) > 2:
-          writer.add_summary(results[2], step)
-          _add_summary(writer, step, images_per_second=FLAGS.batch_size
-                       / seconds_per_step)
-      if step % FLAGS.save_every == 0 or step == max_steps:
-        last_saved = save()
-      if FLAGS.eval_every and (step % FLAGS.eval_every == 0 or step == max_steps):
-        eval_start = time.time()
-        if not (last_saved or '').endswith('-%d' % step):
-          last_saved = save()
-        accuracy, validation_loss = evaluate(last_saved, mnist.validation)
-        _add_summary(validation_writer, step, accuracy=accuracy,
-                     loss=validation_loss)
-        note = ''
-        if accuracy > sess.run(best_accuracy):
-          sess.run(best_accuracy.assign(accuracy))
-          best_saver.save(sess, best_path, global_step=global_step)
-          last_saved = save()  # with the new best accuracy in it
-          note = ' (best so far)'
-        training_seconds += eval_start - train_start
-        print('validation accuracy %.4f at step %d%s, %s of training'
-              % (accuracy, step, note, _format_seconds(training_seconds)))
-        if FLAGS.report_test:
-          test_accuracy = evaluate(last_saved, mnist.test)[0]
-          _add_summary(test_writer, step, accuracy=test_accuracy)
-          print('test accuracy %.4f at step %d (reported only)'
-                % (test_accuracy, step))
-        train_start = time.time()
-        window_start += train_start - eval_start  # the log shows training speed
-    for signum, handler in handlers.items():
-      signal.signal(signum, handler)
-    for summary_writer in (writer, validation_writer, test_writer):
-      if summary_writer:
-        summary_writer.close()
-    if step > start_step:
-      print('Model saved to %s' % last_saved)
-    final = last_saved or tf.train.latest_checkpoint(FLAGS.model_dir)
+def _close_summary_writers():
+  """Flushes and closes the hooks' summary writers.
 
-  print('validation accuracy %.4f' % evaluate(final, mnist.validation)[0])
-  print('test accuracy %.4f' % evaluate(final, mnist.test)[0])
-  best = tf.train.latest_checkpoint(os.path.dirname(best_path))
-  if FLAGS.eval_every and best:
+  A failure here (the disk is full, which the loop reported already) must
+  not hide the loop's own result: summaries are a record, not the model.
+  """
+  try:
+    tf.summary.FileWriterCache.clear()
+  except (tf.errors.OpError, OSError):
+    pass
+
+
+def _check_memory(batch_size, towers):
+  """TrainingError if a step of the default graph cannot fit in memory."""
+  needed = runtime.step_bytes(tf.get_default_graph(), batch_size, towers)
+  available = runtime.available_bytes()
+  if available is not None and needed > available:
+    raise training.TrainingError(
+        'a training step of --batch_size=%d needs about %.1f GB of memory, '
+        'and %.1f GB is available; use a smaller --batch_size'
+        % (batch_size, needed / 1e9, available / 1e9))
+
+
+def _report(evaluator, data, final, settings):
+  """Prints the accuracies of the final (and the best) checkpoint."""
+  evaluator.restore(final)
+  print('validation accuracy %.4f' % evaluator.evaluate(data.validation)[0])
+  print('test accuracy %.4f' % evaluator.evaluate(data.test)[0])
+  best = tf.train.latest_checkpoint(os.path.join(settings.model_dir, 'best'))
+  if settings.eval_every and best:
+    evaluator.restore(best)
     print('best validation checkpoint %s: validation accuracy %.4f, test '
-          'accuracy %.4f' % (best, evaluate(best, mnist.validation)[0],
-                             evaluate(best, mnist.test)[0]))
+          'accuracy %.4f' % (best, evaluator.evaluate(data.validation)[0],
+                             evaluator.evaluate(data.test)[0]))
 
 
 def _apply_preset():
@@ -420,31 +258,26 @@ def main(_):
     sys.exit('res_mnist.py: error: --towers=%d does not go with --batch_norm '
              '(towers would race to update its moving averages); use '
              '--towers=1' % FLAGS.towers)
+  recipe = Recipe(**{name: FLAGS[name].value for name in RECIPE_FIELDS})
   try:
-    mnist = input_data.read_data_sets(
+    data = input_data.read_data_sets(
         FLAGS.data_dir, one_hot=True, validation_size=FLAGS.validation_size,
-        seed=FLAGS.seed,
-        sha256=input_data.MNIST_SHA256 if FLAGS.check_sha256 else None)
-    if FLAGS.eval_every and not FLAGS.validation_size:
-      raise input_data.DataError('--eval_every needs a validation split '
-                                 '(--validation_size > 0)')
-    try:
-      os.makedirs(os.path.join(FLAGS.model_dir, 'best'), exist_ok=True)
-    except OSError as e:
-      raise checkpoints.CheckpointError('%s: cannot create the model '
-                                        'directory (%s)'
-                                        % (FLAGS.model_dir, e.strerror or e))
-    if not os.access(FLAGS.model_dir, os.W_OK):
-      raise checkpoints.CheckpointError('%s: the model directory is not '
-                                        'writable' % FLAGS.model_dir)
-    max_steps = FLAGS.max_steps
+        seed=FLAGS.seed, sha256=common_flags.sha256(FLAGS))
     if FLAGS.epochs:
-      max_steps = int(math.ceil(FLAGS.epochs * mnist.train.num_examples
-                                / FLAGS.batch_size))
-    train(mnist, max_steps)
-  except (input_data.DataError, checkpoints.CheckpointError, TrainingError) as e:
+      recipe = recipe.with_epochs(FLAGS.epochs, data.train.num_examples)
+    if recipe.batch_size > data.train.num_examples:
+      raise training.TrainingError(
+          '--batch_size=%d is more than the %d training images'
+          % (recipe.batch_size, data.train.num_examples))
+    model_dirs.make(FLAGS.model_dir)
+    settings = training.LoopSettings(
+        **{name: FLAGS[name].value for name in training.LoopSettings._fields})
+    with model_dirs.Lock(FLAGS.model_dir):
+      train(data, recipe, settings)
+  except (input_data.DataError, checkpoints.CheckpointError,
+          model_dirs.ModelDirError, training.TrainingError) as e:
     sys.exit('res_mnist.py: error: %s' % e)
-  except Interrupted as e:
+  except training.Interrupted as e:
     print('res_mnist.py: interrupted by %s' % e, file=sys.stderr)
     sys.exit(128 + e.signum)
   except KeyboardInterrupt:

@@ -3,69 +3,46 @@
     python res_mnist_eval.py                     # latest in model/
     python res_mnist_eval.py --checkpoint_path=model/my_model-300
 
-Dropout is off and batch norm (if the checkpoint has it; that is read from
-the checkpoint itself) uses its moving averages. Prints the step evaluated
-and `test accuracy <value>`.
+The network is rebuilt as the model directory's `model.json` describes it
+(for a model directory made before that file existed, as its checkpoint's
+variables show), dropout off, batch norm on its moving averages. Prints the
+step evaluated and `test accuracy <value>`.
 """
 import sys
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
-import tensorflow.compat.v1 as tf
 
-import checkpoints
-import cli
-import input_data
-from res_mnist_inference import (EVAL_BATCH_SIZE, do_eval, eval_towers,
-                                  evaluation, inference_in_towers,
-                                  session_config)
+from resmnist import checkpoints
+from resmnist import cli
+from resmnist import common_flags
+from resmnist import input_data
+from resmnist import loader
+from resmnist import model_dir
+from resmnist import runtime
 
-flags.DEFINE_string('data_dir', 'MNIST_data',
-                    'Directory of the MNIST gz files (downloaded if missing).')
-flags.DEFINE_bool('check_sha256', True,
-                  'Check the SHA-256 of the MNIST files; turn off for other '
-                  'data in the same format (e.g. Fashion-MNIST).')
-flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
-flags.DEFINE_string('checkpoint_path', None,
-                    'Checkpoint to evaluate, e.g. model/my_model-500; '
-                    'default: the latest in --model_dir.')
-flags.DEFINE_integer('eval_batch_size', EVAL_BATCH_SIZE,
+common_flags.define_data_flags()
+common_flags.define_model_dir_flags(checkpoint_path=True)
+flags.DEFINE_integer('eval_batch_size', runtime.EVAL_BATCH_SIZE,
                      'Images per evaluation step.', lower_bound=1)
 
 FLAGS = flags.FLAGS
 
 
-def evaluate(checkpoint_path, test_set):
-  """Returns (global step, accuracy) of `checkpoint_path` on `test_set`."""
-  with tf.Graph().as_default():
-    x = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS],
-                       name='x-input')
-    y_ = tf.placeholder(tf.float32, [None, input_data.NUM_CLASSES],
-                        name='y-input')
-    towers = eval_towers(FLAGS.eval_batch_size)  # faster, same result
-    y = inference_in_towers(
-        x, towers, batch_norm=checkpoints.uses_batch_norm(checkpoint_path))
-    global_step = tf.train.get_or_create_global_step()
-    eval_correct = evaluation(y, y_)
-    saver = tf.train.Saver()
-    with tf.Session(config=session_config(towers)) as sess:
-      checkpoints.restore(sess, saver, checkpoint_path)
-      return sess.run(global_step), do_eval(
-          sess, eval_correct, x, y_, test_set, FLAGS.eval_batch_size)
-
-
 def main(_):
   try:
-    checkpoint_path = checkpoints.find_checkpoint(FLAGS.model_dir,
-                                                  FLAGS.checkpoint_path)
-    mnist = input_data.read_data_sets(
-        FLAGS.data_dir, one_hot=True, validation_size=0,
-        sha256=input_data.MNIST_SHA256 if FLAGS.check_sha256 else None)
-    step, accuracy = evaluate(checkpoint_path, mnist.test)
-  except (input_data.DataError, checkpoints.CheckpointError) as e:
+    towers = runtime.eval_towers(FLAGS.eval_batch_size)  # faster, same result
+    with loader.load(FLAGS.model_dir, FLAGS.checkpoint_path, towers,
+                     runtime.session_config(towers)) as model:
+      mnist = input_data.read_data_sets(
+          FLAGS.data_dir, one_hot=True, validation_size=0,
+          sha256=common_flags.sha256(FLAGS))
+      accuracy, _ = model.evaluate(mnist.test, FLAGS.eval_batch_size)
+  except (input_data.DataError, checkpoints.CheckpointError,
+          model_dir.ModelDirError) as e:
     sys.exit('res_mnist_eval.py: error: %s' % e)
-  print('%s (step %d), %d test images' % (checkpoint_path, step,
-                                          mnist.test.num_examples))
+  print('%s (step %d), %d test images' % (
+      model.checkpoint_path, model.step_restored, mnist.test.num_examples))
   print('test accuracy %.4f' % accuracy)
 
 

@@ -18,72 +18,57 @@ each returning `classes` (int64 [None]) and `probabilities` (float32
 import os
 import sys
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import checkpoints
-import cli
-import input_data
-from res_mnist_inference import inference
+from resmnist import checkpoints
+from resmnist import cli
+from resmnist import common_flags
+from resmnist import loader
+from resmnist import model_dir
 
-flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
-flags.DEFINE_string('checkpoint_path', None, 'Checkpoint to export; default: '
-                    'the latest in --model_dir.')
+common_flags.define_model_dir_flags(checkpoint_path=True)
 flags.DEFINE_string('export_dir', 'export', 'The SavedModel goes to '
                     '<export_dir>/<global step>.')
 
 FLAGS = flags.FLAGS
 
 
-def export(checkpoint_path, export_dir):
-  """Writes the SavedModel of `checkpoint_path`; returns its directory."""
-  graph = tf.Graph()
-  with graph.as_default():
-    images_28x28 = tf.placeholder(
-        tf.float32, [None, input_data.IMAGE_SIZE, input_data.IMAGE_SIZE, 1],
-        name='images_28x28')
+def export(model, export_dir):
+  """Writes the SavedModel of a `loader.EvalModel`; returns its directory."""
+  path = os.path.join(export_dir, str(model.step_restored))
+  if os.path.exists(path):
+    raise FileExistsError('%s already exists; remove it or give another '
+                          '--export_dir' % path)
+  outputs = {'classes': model.classes, 'probabilities': model.probabilities}
+  with model.graph.as_default():
+    builder = tf.saved_model.Builder(path)
     # Feeding `images` cuts the graph above it, so each signature needs only
     # its own input.
-    images = tf.placeholder_with_default(
-        tf.reshape(images_28x28, [-1, input_data.IMAGE_PIXELS]),
-        [None, input_data.IMAGE_PIXELS], name='images')
-    logits = inference(images,
-                       batch_norm=checkpoints.uses_batch_norm(checkpoint_path))
-    outputs = {'classes': tf.argmax(logits, 1, name='classes'),
-               'probabilities': tf.nn.softmax(logits, name='probabilities')}
-    global_step = tf.train.get_or_create_global_step()
-    saver = tf.train.Saver()
-    with tf.Session() as sess:
-      checkpoints.restore(sess, saver, checkpoint_path)
-      path = os.path.join(export_dir, str(sess.run(global_step)))
-      if os.path.exists(path):
-        raise checkpoints.CheckpointError('%s already exists; remove it or '
-                                          'give another --export_dir' % path)
-      builder = tf.saved_model.Builder(path)
-      builder.add_meta_graph_and_variables(
-          sess, [tf.saved_model.tag_constants.SERVING],
-          signature_def_map={
-              'serving_default': tf.saved_model.predict_signature_def(
-                  {'images': images}, outputs),
-              'images_28x28': tf.saved_model.predict_signature_def(
-                  {'images_28x28': images_28x28}, outputs),
-          },
-          main_op=tf.tables_initializer(), strip_default_attrs=True)
-      builder.save()
+    builder.add_meta_graph_and_variables(
+        model.session, [tf.saved_model.tag_constants.SERVING],
+        signature_def_map={
+            'serving_default': tf.saved_model.predict_signature_def(
+                {'images': model.images}, outputs),
+            'images_28x28': tf.saved_model.predict_signature_def(
+                {'images_28x28': model.images_28x28}, outputs),
+        },
+        strip_default_attrs=True)
+    builder.save()
   return path
 
 
 def main(_):
   try:
-    checkpoint_path = checkpoints.find_checkpoint(FLAGS.model_dir,
-                                                  FLAGS.checkpoint_path)
-    path = export(checkpoint_path, FLAGS.export_dir)
-  except checkpoints.CheckpointError as e:
+    with loader.load(FLAGS.model_dir, FLAGS.checkpoint_path) as model:
+      path = export(model, FLAGS.export_dir)
+  except (checkpoints.CheckpointError, model_dir.ModelDirError,
+          FileExistsError) as e:
     sys.exit('res_mnist_export.py: error: %s' % e)
   except OSError as e:
     sys.exit('res_mnist_export.py: error: cannot write the SavedModel (%s)' % e)
-  print('Exported %s to %s' % (checkpoint_path, path))
+  print('Exported %s to %s' % (model.checkpoint_path, path))
 
 
 if __name__ == '__main__':

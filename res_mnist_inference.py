@@ -1,16 +1,19 @@
-"""The ResNet for MNIST: the forward graph, importable from any script.
+"""The ResNet for MNIST, importable from any script: the model's four functions.
 
+As TF1's tutorial `mnist.py`: `inference` builds the network, `loss` the
+cross-entropy, `training` the train op, `evaluation` counts right answers.
+
+    from res_mnist_inference import inference, inference_in_towers
     import tensorflow.compat.v1 as tf
     tf.disable_v2_behavior()
-    from res_mnist_inference import inference, inference_in_towers
     x = tf.placeholder(tf.float32, [None, 784])
     logits = inference(x)                      # [None, 10], no dropout
     with tf.variable_scope(tf.get_variable_scope(), reuse=True):
       train_logits = inference(x, is_training=True)  # same weights, dropout
       fast_logits = inference_in_towers(x, 2)  # = logits, on two cores at once
-                                               # with session_config(2)
+                                  # with resmnist.runtime.session_config(2)
 
-Layout (SPEC.md): conv 32 3x3, max pool 2x2, three identity blocks of 32,
+Layout (the original blog's): conv 32 3x3, max pool 2x2, three identity blocks of 32,
 a projection block to 64 at stride 2, two identity blocks of 64, flatten,
 dropout + fully connected 200 (tanh), dropout + fully connected 10.
 890,466 trainable parameters in 32 tensors, named as in the original so
@@ -20,14 +23,10 @@ that checkpoints keep its keys.
 the blocks and the 1x1 projection); this changes the variables, so its
 checkpoints only restore into a graph built with `batch_norm=True`.
 """
-import os
-
-from slim_compat import slim  # before TensorFlow: see slim_compat.py
-import numpy as np
+from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
-from tensorflow.core.protobuf import rewriter_config_pb2
 
-from input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
+from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
 from resnet import res_change, res_identity
 
 KEEP_PROB = 0.8
@@ -35,10 +34,6 @@ FC_SIZE = 200
 # Moving averages over about the last 100 steps: runs here are short.
 BATCH_NORM_DECAY = 0.99
 BATCH_NORM_EPSILON = 1e-3
-# Evaluation: batches of 2000 images, cut into towers (inference_in_towers)
-# of at most 250: 8-11% more images/s here than one tower per core.
-EVAL_BATCH_SIZE = 2000
-EVAL_TOWER_SIZE = 250
 
 
 def _images(inputs):
@@ -111,10 +106,10 @@ def inference_in_towers(inputs, towers, **kwargs):
   """`inference` of `towers` slices of the batch; their logits, concatenated.
 
   The towers share one set of variables, named as in `inference`, and have
-  no op in common, so a session from `session_config(towers)` runs them at
-  once, each on one core with single-threaded kernels: on a CPU that is
-  faster than one graph whose every op is split across the cores (README,
-  Speed). The logits are `inference`'s up to float rounding; with dropout,
+  no op in common, so a session from `runtime.session_config(towers)` runs
+  them at once, each on one core with single-threaded kernels: on 2 cores of
+  an AVX-512 Xeon that is faster than one graph whose every op is split
+  across the cores (docs/speed.md). The logits are `inference`'s up to float rounding; with dropout,
   each tower draws masks of its own. Batch statistics of batch norm would be
   per tower: use `towers=1` to train with batch norm.
 
@@ -149,67 +144,39 @@ def inference_in_towers(inputs, towers, **kwargs):
   return tf.concat(logits, 0)[:batch]
 
 
-def num_cores():
-  """The number of CPUs this process may run on."""
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # not on Linux
-    return os.cpu_count() or 1
+def loss(logits, labels):
+  """Mean softmax cross-entropy of `logits` against one-hot `labels`.
 
-
-def eval_towers(batch_size=EVAL_BATCH_SIZE):
-  """Towers for evaluating `batch_size` images a step: at least one per core."""
-  return max(num_cores(), -(-batch_size // EVAL_TOWER_SIZE))
-
-
-def session_config(towers=1, bfloat16=False, threads=0):
-  """A `tf.ConfigProto` for a graph of `towers` towers.
-
-  Args:
-    towers: with more than one, kernels are single-threaded and the towers
-      run side by side, one per inter-op thread, as many threads as cores at
-      most; with one, each kernel uses every core (two inter-op threads:
-      measured best here).
-    bfloat16: compute in bfloat16 where it is safe (oneDNN auto mixed
-      precision; weights stay float32).
-    threads: intra-op threads per kernel; 0: the default above.
-
-  TensorFlow makes its thread pools once, for the first session of the
-  process: later sessions share them whatever their config says, so the
-  sessions of one script should all use the same towers and threads.
+  As the original: `sparse_softmax_cross_entropy_with_logits` on the argmax
+  of the labels. Weight decay, if any, is not in it; add
+  `tf.losses.get_regularization_loss()` for the loss to minimise.
   """
-  config = tf.ConfigProto(
-      intra_op_parallelism_threads=threads or (1 if towers > 1 else 0),
-      inter_op_parallelism_threads=max(min(towers, num_cores()), 2))
-  if bfloat16:
-    config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
-        rewriter_config_pb2.RewriterConfig.ON)
-  return config
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.argmax(labels, 1), logits=logits), name='cross_entropy')
+
+
+def training(total_loss, learning_rate, global_step):
+  """Adam on `total_loss`; returns the train op, a tensor of the new step.
+
+  GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
+  which stops oneDNN from fusing BiasAddGrad into the filter gradient and
+  serialises the backward pass (same math; docs/speed.md). Ungated, Adam
+  may update a weight while the backward pass still needs it, so the
+  variables must be resource variables (their reads keep the value they
+  read): build the network under `variable_scope(..., use_resource=True)`.
+
+  Like slim's `create_train_op`, the train op is the global step read after
+  the update (fetching `global_step` beside it could read the resource
+  variable before the increment).
+  """
+  minimize = tf.train.AdamOptimizer(learning_rate).minimize(
+      total_loss, global_step=global_step,
+      gate_gradients=tf.train.Optimizer.GATE_NONE)
+  with tf.control_dependencies([minimize]):
+    return global_step.read_value()
 
 
 def evaluation(logits, labels):
   """Returns the number of rows where the top logit is the one-hot label."""
   correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
   return tf.reduce_sum(tf.cast(correct, tf.int32))
-
-
-def do_eval(sess, eval_sums, images_placeholder, labels_placeholder,
-            data_set, batch_size=EVAL_BATCH_SIZE):
-  """Runs `data_set` through in order, in batches; returns per-image means.
-
-  Args:
-    eval_sums: a tensor summing something over a batch (e.g. `evaluation()`,
-      whose mean is the accuracy), or a list of such tensors.
-
-  Returns:
-    The mean of `eval_sums` over all of `data_set`: a float, or a list of
-    floats if `eval_sums` is a list.
-  """
-  totals = 0.0
-  for start in range(0, data_set.num_examples, batch_size):
-    end = start + batch_size
-    totals = totals + np.asarray(sess.run(eval_sums, feed_dict={
-        images_placeholder: data_set.images[start:end],
-        labels_placeholder: data_set.labels[start:end]}), np.float64)
-  means = totals / max(data_set.num_examples, 1)
-  return means.tolist() if isinstance(eval_sums, (list, tuple)) else float(means)

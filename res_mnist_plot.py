@@ -12,13 +12,14 @@ import glob
 import os
 import sys
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import cli
+from resmnist import cli
+from resmnist import common_flags
 
-flags.DEFINE_string('model_dir', 'model', 'Directory that res_mnist.py trained in.')
+common_flags.define_model_dir_flags()
 flags.DEFINE_string('output', None, 'PNG to write; default '
                     '<model_dir>/training_curves.png.')
 

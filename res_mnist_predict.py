@@ -16,19 +16,19 @@ still processed, and the exit status is 1.
 import os
 import sys
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoints
-import cli
-import input_data
-from res_mnist_inference import inference
+from resmnist import checkpoints
+from resmnist import cli
+from resmnist import common_flags
+from resmnist import input_data
+from resmnist import loader
+from resmnist import model_dir
 
-flags.DEFINE_string('model_dir', 'model', 'Directory of the checkpoints.')
-flags.DEFINE_string('checkpoint_path', None, 'Checkpoint to use; default: the '
-                    'latest in --model_dir.')
+common_flags.define_model_dir_flags(checkpoint_path=True)
 flags.DEFINE_string('show_dir', None, 'If set, write the 28x28 image the '
                     'network saw for each file there, as PNG.')
 
@@ -57,6 +57,9 @@ class Preprocessor(object):
       self._resized = tf.compat.v2.image.resize(self._crop, self._size,
                                                 method='bilinear',
                                                 antialias=True)
+      self._digit = tf.placeholder(tf.float32, [None, None])
+      self._png = tf.io.encode_png(tf.cast(tf.round(
+          self._digit * 255), tf.uint8)[:, :, None])
     self._sess = tf.Session(graph=self._graph)
 
   def _decode(self, contents):
@@ -110,13 +113,10 @@ class Preprocessor(object):
     return canvas
 
 
-def write_png(path, image):
-  """Writes a `[28, 28]` float image in [0, 1] as an 8-bit grey PNG."""
-  pixels = np.round(image * 255).astype(np.uint8)[:, :, None]
-  with tf.Graph().as_default(), tf.Session() as sess:
-    data = sess.run(tf.io.encode_png(pixels))
-  with open(path, 'wb') as f:
-    f.write(data)
+  def write_png(self, path, image):
+    """Writes a `[28, 28]` float image in [0, 1] as an 8-bit grey PNG."""
+    with open(path, 'wb') as f:
+      f.write(self._sess.run(self._png, {self._digit: image}))
 
 
 def main(argv):
@@ -125,20 +125,10 @@ def main(argv):
     sys.exit('res_mnist_predict.py: error: give one or more image files, e.g. '
              '`python res_mnist_predict.py my_digit.png`')
   try:
-    checkpoint_path = checkpoints.find_checkpoint(FLAGS.model_dir,
-                                                  FLAGS.checkpoint_path)
-    batch_norm = checkpoints.uses_batch_norm(checkpoint_path)
-    graph = tf.Graph()
-    with graph.as_default():
-      x = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS])
-      probabilities = tf.nn.softmax(inference(x, batch_norm=batch_norm))
-      saver = tf.train.Saver()
-    sess = tf.Session(graph=graph)
-    checkpoints.restore(sess, saver, checkpoint_path, graph.get_collection(
-        tf.GraphKeys.GLOBAL_VARIABLES))
+    model = loader.load(FLAGS.model_dir, FLAGS.checkpoint_path)
     if FLAGS.show_dir:
       os.makedirs(FLAGS.show_dir, exist_ok=True)
-  except checkpoints.CheckpointError as e:
+  except (checkpoints.CheckpointError, model_dir.ModelDirError) as e:
     sys.exit('res_mnist_predict.py: error: %s' % e)
   except OSError as e:
     sys.exit('res_mnist_predict.py: error: %s: cannot create it (%s)'
@@ -158,13 +148,14 @@ def main(argv):
       print('res_mnist_predict.py: error: %s: %s' % (path, e), file=sys.stderr)
       failures += 1
       continue
-    p = sess.run(probabilities, {x: digit.reshape(1, -1)})[0]
+    p = model.predict(digit.reshape(1, -1))[0]
     top3 = np.argsort(-p)[:3]
     print('%s: %d  (%s)' % (path, top3[0], ', '.join(
         '%d: %.1f%%' % (d, 100 * p[d]) for d in top3)))
     if FLAGS.show_dir:
       name = os.path.splitext(os.path.basename(path))[0] + '.png'
-      write_png(os.path.join(FLAGS.show_dir, name), digit)
+      preprocess.write_png(os.path.join(FLAGS.show_dir, name), digit)
+  model.close()
   if failures:
     sys.exit(1)
 

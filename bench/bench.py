@@ -25,8 +25,10 @@ settings' batch too):
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,12 +37,12 @@ sys.path.insert(0, ROOT)
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
-from res_mnist_inference import num_cores  # noqa: E402
+from resmnist.runtime import num_cores  # noqa: E402
 
 flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
 flags.DEFINE_integer('windows', 8, 'Timed windows per process.')
 flags.DEFINE_integer('window_steps', 10, 'Steps per timed window.')
-flags.DEFINE_integer('bench_warmup_steps', 25, 'Untimed steps first.')
+flags.DEFINE_integer('warmup_steps', 25, 'Untimed steps first.')
 flags.DEFINE_string('output', os.path.join(HERE, 'results.md'),
                     'Markdown table to write.')
 flags.DEFINE_string('worker', None, 'Internal: run one measurement.')
@@ -48,13 +50,14 @@ flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 
 FLAGS = flags.FLAGS
 
-# (name, worker, settings); ours_* take res_mnist.py flags.
-TOWERS = '--towers=%d' % num_cores()
+# (name, worker, settings); ours takes the fields of a Recipe.
+TOWERS = num_cores()
 CONFIGS = [
-    ('ours fp32, 1 tower', 'ours', {'flags': []}),
-    ('ours fp32, towers', 'ours', {'flags': [TOWERS]}),
-    ('ours bf16, 1 tower', 'ours', {'flags': ['--bfloat16']}),
-    ('ours bf16, towers', 'ours', {'flags': [TOWERS, '--bfloat16']}),
+    ('ours fp32, 1 tower', 'ours', {'recipe': {}}),
+    ('ours fp32, towers', 'ours', {'recipe': {'towers': TOWERS}}),
+    ('ours bf16, 1 tower', 'ours', {'recipe': {'bfloat16': True}}),
+    ('ours bf16, towers', 'ours', {'recipe': {'towers': TOWERS,
+                                               'bfloat16': True}}),
     ('Keras fp32', 'keras', {'batch_size': 100, 'policy': 'float32'}),
     ('Keras bf16', 'keras', {'batch_size': 100, 'policy': 'mixed_bfloat16'}),
     ('ours eval fp32', 'eval', {'bfloat16': False}),
@@ -66,7 +69,7 @@ CONFIGS = [
 
 def _windows(step, batch_size):
   """Runs `step` warm-up + timed windows; returns images/s per window."""
-  for _ in range(FLAGS.bench_warmup_steps):
+  for _ in range(FLAGS.warmup_steps):
     step()
   rates = []
   for _ in range(FLAGS.windows):
@@ -78,7 +81,7 @@ def _windows(step, batch_size):
 
 
 def _mnist_or_random():
-  import input_data
+  from resmnist import input_data
   try:
     return input_data.read_data_sets(os.path.join(ROOT, 'MNIST_data'), seed=0)
   except input_data.DataError:
@@ -91,44 +94,62 @@ def _mnist_or_random():
 
 
 def worker_ours(config):
-  from slim_compat import slim  # noqa: F401
+  """res_mnist.py's training step, in its loop: `MonitoredSession` and the
+  hooks it trains with (no checkpoint or log line inside the windows)."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  import res_mnist
-  from res_mnist_inference import session_config
-  res_mnist.FLAGS(['res_mnist.py', '--seed=0'] + config['flags'])
+  from resmnist import runtime, training
+  from resmnist.recipe import Recipe
+  recipe = Recipe(seed=0, max_steps=10 ** 6, **config['recipe'])
   mnist = _mnist_or_random()
-  batch_size = res_mnist.FLAGS.batch_size
-  graph = res_mnist.build_training_graph(max_steps=10 ** 6)
-  settings = res_mnist.FLAGS
-  sess = tf.Session(config=session_config(settings.towers, settings.bfloat16,
-                                          settings.threads))
-  sess.run(tf.global_variables_initializer())
-  fetches = [graph.train_op, graph.loss]
+  graph = training.build_training_graph(recipe)
+  model_dir = tempfile.mkdtemp()  # gone with the machine's temp files
+  settings = training.LoopSettings(
+      model_dir=model_dir, model_name='my_model', log_every=10 ** 6,
+      save_every=10 ** 6, eval_every=0, max_to_keep=1, report_test=False,
+      fresh=True)
+  saver = tf.train.Saver()
+  _, hooks = training.loop_hooks(graph, recipe, settings, saver,
+                                 training.TrainingClock(),
+                                 training.StopRequest())
+  session = tf.train.MonitoredSession(
+      tf.train.ChiefSessionCreator(
+          scaffold=tf.train.Scaffold(saver=saver),
+          config=runtime.session_config(recipe.towers, recipe.bfloat16,
+                                        recipe.threads)), hooks)
 
   def step():
-    xs, ys = mnist.train.next_batch(batch_size)
-    sess.run(fetches, feed_dict={graph.x: xs, graph.y_: ys})
-  return _windows(step, batch_size)
+    images, labels = mnist.train.next_batch(recipe.batch_size)
+    session.run(graph.train_op, {graph.images: images, graph.labels: labels})
+  return _windows(step, recipe.batch_size)
 
 
 def worker_eval(config):
-  from slim_compat import slim  # noqa: F401
+  """The scripts' evaluation: `loader.load` of a model dir, in towers."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from res_mnist_inference import (EVAL_BATCH_SIZE, eval_towers,
-                                    inference_in_towers, session_config)
+  from res_mnist_inference import inference
+  from resmnist import loader, model_dir, runtime
   test = _mnist_or_random().test
-  x = tf.placeholder(tf.float32, [None, 784])
-  # As res_mnist.py and res_mnist_eval.py evaluate.
-  classes = tf.argmax(inference_in_towers(x, eval_towers()), 1)
-  sess = tf.Session(config=session_config(eval_towers(), config['bfloat16']))
-  sess.run(tf.global_variables_initializer())
-  batch_size, position = EVAL_BATCH_SIZE, [0]
+  with tempfile.TemporaryDirectory() as directory:
+    # A model directory of untrained weights: the speed is the same.
+    with tf.Graph().as_default():
+      inference(tf.placeholder(tf.float32, [None, 784]))
+      tf.train.get_or_create_global_step()
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        tf.train.Saver().save(sess, os.path.join(directory, 'my_model'),
+                              global_step=0)
+    model_dir.write_info(directory, model_dir.model_info(batch_norm=False))
+    towers = runtime.eval_towers()
+    model = loader.load(directory, towers=towers, log=lambda _: None,
+                        config=runtime.session_config(towers,
+                                                      config['bfloat16']))
+  batch_size, position = runtime.EVAL_BATCH_SIZE, [0]
 
   def step():
     start = position[0] % (test.num_examples - batch_size + 1)
-    sess.run(classes, {x: test.images[start:start + batch_size]})
+    model.predict(test.images[start:start + batch_size])
     position[0] += batch_size
   return _windows(step, batch_size)
 
@@ -173,18 +194,17 @@ def worker_keras(config):
   step_ends = []
   callback = keras.callbacks.LambdaCallback(
       on_train_batch_end=lambda batch, logs: step_ends.append(time.perf_counter()))
-  steps = FLAGS.bench_warmup_steps + FLAGS.windows * FLAGS.window_steps
+  steps = FLAGS.warmup_steps + FLAGS.windows * FLAGS.window_steps
   model.fit(mnist.train.images[:steps * batch_size],
             mnist.train.labels[:steps * batch_size], batch_size=batch_size,
             epochs=1, verbose=0, shuffle=True, callbacks=[callback])
-  ends = np.array(step_ends[FLAGS.bench_warmup_steps - 1:])
+  ends = np.array(step_ends[FLAGS.warmup_steps - 1:])
   return [batch_size * FLAGS.window_steps / (ends[i + FLAGS.window_steps] - ends[i])
           for i in range(0, FLAGS.windows * FLAGS.window_steps, FLAGS.window_steps)]
 
 
 def worker_matmul(config):
   """GFLOP/s of a 2048x2048 matrix multiply, reported per window."""
-  from slim_compat import slim  # noqa: F401
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
   n = 2048
@@ -200,35 +220,32 @@ def worker_matmul(config):
 
 def flops_per_image():
   """(forward, training step) FLOPs per image, from the TF profiler."""
-  from slim_compat import slim  # noqa: F401
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  import res_mnist
   from res_mnist_inference import inference
+  from resmnist import training
+  from resmnist.recipe import Recipe
   options = tf.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
   batch = 100
   with tf.Graph().as_default() as graph:
     inference(tf.zeros([batch, 784]))
     forward = tf.profiler.profile(graph, options=options).total_float_ops
-  res_mnist.FLAGS(['res_mnist.py', '--batch_size=%d' % batch])
   with tf.Graph().as_default() as graph:
-    train = res_mnist.build_training_graph(max_steps=500)
+    train = training.build_training_graph(Recipe(batch_size=batch))
     # Static shapes let the profiler count every op.
     graph_def = graph.as_graph_def()
   with tf.Graph().as_default() as graph:
     x = tf.zeros([batch, 784])
     y_ = tf.one_hot(tf.zeros([batch], tf.int32), 10)
-    tf.import_graph_def(graph_def, input_map={train.x.name: x, train.y_.name: y_},
-                        name='')
+    tf.import_graph_def(graph_def, input_map={train.images.name: x,
+                                              train.labels.name: y_}, name='')
     total = tf.profiler.profile(graph, options=options).total_float_ops
   return forward / batch, total / batch
 
 
-def _median(values):
-  values = sorted(values)
-  middle = len(values) // 2
-  return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+WORKERS = {'ours': worker_ours, 'eval': worker_eval, 'keras': worker_keras,
+           'matmul': worker_matmul}
 
 
 def _run_worker(worker, config):
@@ -236,7 +253,7 @@ def _run_worker(worker, config):
              '--config=' + json.dumps(config),
              '--windows=%d' % FLAGS.windows,
              '--window_steps=%d' % FLAGS.window_steps,
-             '--bench_warmup_steps=%d' % FLAGS.bench_warmup_steps]
+             '--warmup_steps=%d' % FLAGS.warmup_steps]
   result = subprocess.run(command, capture_output=True, text=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
   if result.returncode:
@@ -262,7 +279,7 @@ def main(_):
     if FLAGS.worker == 'flops':
       print(json.dumps(flops_per_image()))
     else:
-      print(json.dumps(globals()['worker_' + FLAGS.worker](config)))
+      print(json.dumps(WORKERS[FLAGS.worker](config)))
     return
 
   rates = {name: [] for name, _, _ in CONFIGS}
@@ -270,10 +287,10 @@ def main(_):
     for name, worker, config in CONFIGS:
       rates[name] += _run_worker(worker, config)
       print('round %d/%d  %-28s median so far %8.0f'
-            % (round_index + 1, FLAGS.rounds, name, _median(rates[name])),
+            % (round_index + 1, FLAGS.rounds, name, statistics.median(rates[name])),
             flush=True)
   forward_flops, train_flops = _run_worker('flops', {})
-  median = {name: _median(values) for name, values in rates.items()}
+  median = {name: statistics.median(values) for name, values in rates.items()}
 
   def ratio(a, b):
     return median[a] / median[b]

@@ -11,26 +11,32 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from slim_compat import slim  # noqa: E402,F401  (before TensorFlow)
+from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
 
+from resmnist import input_data  # noqa: E402
+
 MNIST_DIR = os.path.join(ROOT, 'MNIST_data')
-MNIST_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
-               't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')
+MNIST_FILES = (input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS,
+               input_data.TEST_IMAGES, input_data.TEST_LABELS)
 needs_mnist = pytest.mark.skipif(
     not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
     reason='real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+
+# A small run on `small_data`: 500 training images, 100 for validation.
+SMALL = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
+         '--seed=1']
 
 
 def idx_bytes(array):
   """The IDX encoding of a uint8 array of images [N, 28, 28] or labels [N]."""
   array = np.asarray(array, dtype=np.uint8)
   if array.ndim == 3:
-    header = struct.pack('>IIII', 2051, *array.shape)
+    header = struct.pack('>IIII', input_data.IMAGES_MAGIC, *array.shape)
   else:
-    header = struct.pack('>II', 2049, len(array))
+    header = struct.pack('>II', input_data.LABELS_MAGIC, len(array))
   return header + array.tobytes()
 
 
@@ -72,3 +78,12 @@ def run_script(script, *args, cwd=None, timeout=600):
   return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args),
                         cwd=cwd or ROOT, capture_output=True, text=True,
                         timeout=timeout)
+
+
+def one_line_error(result, script='res_mnist.py', status=1):
+  """The one line a script printed on stderr when it failed with `status`."""
+  assert result.returncode == status, (result.returncode, result.stderr)
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1, result.stderr
+  assert lines[0].startswith(script + ': error: '), lines[0]
+  return lines[0]

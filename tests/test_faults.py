@@ -12,19 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from conftest import ROOT, idx_bytes, run_script, synthetic_digits
-import input_data
-
-SMALL = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
-         '--seed=1']
-
-
-def _one_line_error(result, script='res_mnist.py', status=1):
-  assert result.returncode == status, (result.returncode, result.stderr)
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1, result.stderr
-  assert lines[0].startswith(script + ': ')
-  return lines[0]
+from conftest import (ROOT, SMALL, idx_bytes, one_line_error, run_script,
+                      synthetic_digits)
+from resmnist import input_data
 
 
 def _steps(stdout):
@@ -75,7 +65,7 @@ def test_nan_loss_stops_and_keeps_checkpoints(small_data, tmp_path):
                       '--model_dir=' + model_dir, '--learning_rate=1e30',
                       '--max_steps=200', '--save_every=1', '--log_every=1',
                       *SMALL)
-  line = _one_line_error(result)
+  line = one_line_error(result)
   match = re.match(r'res_mnist.py: error: the loss is (nan|inf) at step (\d+): '
                    r'stopped without saving these weights; the last good '
                    r'checkpoint is (\S+) \(try a lower --learning_rate\)$', line)
@@ -98,7 +88,7 @@ BAD_FLAGS = [
 @pytest.mark.parametrize('args,message', BAD_FLAGS)
 def test_bad_flags(args, message, tmp_path):
   result = run_script('res_mnist.py', '--model_dir=%s' % tmp_path, *args)
-  assert _one_line_error(result) == 'res_mnist.py: error: ' + message
+  assert one_line_error(result) == 'res_mnist.py: error: ' + message
   assert os.listdir(tmp_path) == []
 
 
@@ -107,7 +97,7 @@ def test_model_dir_that_cannot_be_made(small_data, tmp_path):
   blocker.write_text('x')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=%s/model' % blocker, *SMALL)
-  line = _one_line_error(result)
+  line = one_line_error(result)
   assert 'cannot create the model directory' in line
 
 
@@ -116,7 +106,7 @@ def test_data_dir_is_a_file(tmp_path):
   blocker.write_text('x')
   result = run_script('res_mnist.py', '--data_dir=%s' % blocker,
                       '--model_dir=%s/model' % tmp_path)
-  assert 'the data directory is a file' in _one_line_error(result)
+  assert 'the data directory is a file' in one_line_error(result)
   assert not os.path.exists(tmp_path / 'model')
 
 
@@ -124,7 +114,7 @@ def test_too_little_data_for_validation(small_data, tmp_path):
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=%s' % tmp_path, '--nocheck_sha256',
                       '--validation_size=5000')
-  assert 'validation size 5000 must be between 0 and 600' in _one_line_error(result)
+  assert 'validation size 5000 must be between 0 and 600' in one_line_error(result)
 
 
 @pytest.fixture
@@ -151,12 +141,12 @@ def test_corrupt_checkpoint(short_run, damage):
     os.remove(data_file)
   evaluated = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
                          '--model_dir=' + model_dir, '--nocheck_sha256')
-  line = _one_line_error(evaluated, 'res_mnist_eval.py')
+  line = one_line_error(evaluated, 'res_mnist_eval.py')
   assert re.search(r'my_model-10: cannot (read|restore) the checkpoint \(.*\); '
                    r'it may be truncated or corrupt$', line), line
   resumed = run_script('res_mnist.py', '--data_dir=' + data_dir,
                        '--model_dir=' + model_dir, '--max_steps=20', *SMALL)
-  assert 'my_model-10: cannot' in _one_line_error(resumed)
+  assert 'my_model-10: cannot' in one_line_error(resumed)
   # The earlier checkpoint is untouched and still evaluates.
   earlier = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
                        '--checkpoint_path=%s/my_model-5' % model_dir,

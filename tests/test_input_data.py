@@ -9,8 +9,8 @@ import pytest
 
 from conftest import (MNIST_DIR, idx_bytes, needs_mnist, synthetic_digits,
                       write_dataset)
-import input_data
-from input_data import DataError, read_data_sets
+from resmnist import input_data
+from resmnist.input_data import DataError, read_data_sets
 
 
 def test_splits_one_hot_and_pixels(small_data):

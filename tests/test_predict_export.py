@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import MNIST_DIR, needs_mnist, run_script, tf
-import input_data
+from resmnist import input_data
 from res_mnist_inference import inference
 
 

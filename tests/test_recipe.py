@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pytest
 
-from conftest import run_script, tf
+from conftest import SMALL, run_script, tf
 from res_mnist_inference import inference
+from resmnist import training
+from resmnist.recipe import Recipe
 
-SMALL_RUN = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
-             '--log_every=20', '--save_every=20', '--seed=1']
+SMALL_RUN = SMALL + ['--log_every=20', '--save_every=20']
 
 
 def test_batch_norm_eval_uses_moving_averages():
@@ -97,24 +98,15 @@ def test_preset_best_with_overrides(small_data, tmp_path):
   assert os.path.exists(os.path.join(model_dir, 'best', 'checkpoint'))
 
 
-@pytest.fixture
-def flags_module():
-  import res_mnist
-  res_mnist.FLAGS(['res_mnist.py'])
-  yield res_mnist
-  res_mnist.FLAGS.unparse_flags()
-
-
-def test_distort_images_identity_and_shift(flags_module, monkeypatch):
+def test_distort_images_identity_and_shift():
   images = np.zeros((2, 28, 28), np.float32)
   images[:, 10:14, 12:16] = 1.0
   with tf.Graph().as_default():
-    monkeypatch.setattr(flags_module, 'MAX_ROTATION_DEGREES', 0.0)
-    monkeypatch.setattr(flags_module, 'MAX_SCALE_CHANGE', 0.0)
-    monkeypatch.setattr(flags_module, 'MAX_SHIFT_PIXELS', 0.0)
-    same = flags_module.distort_images(tf.constant(images.reshape(2, 784)))
-    monkeypatch.setattr(flags_module, 'MAX_SHIFT_PIXELS', 2.0)
-    shifted = flags_module.distort_images(tf.constant(images.reshape(2, 784)))
+    still = dict(max_rotation_degrees=0.0, max_scale_change=0.0)
+    same = training.distort_images(tf.constant(images.reshape(2, 784)),
+                                   max_shift_pixels=0.0, **still)
+    shifted = training.distort_images(tf.constant(images.reshape(2, 784)),
+                                      max_shift_pixels=2.0, **still)
     with tf.Session() as sess:
       np.testing.assert_allclose(sess.run(same), images.reshape(2, 784),
                                  atol=1e-6)
@@ -128,10 +120,10 @@ def test_distort_images_identity_and_shift(flags_module, monkeypatch):
           assert abs(image.sum() - 16) < 0.5
 
 
-def test_distort_images_stays_in_range(flags_module):
+def test_distort_images_stays_in_range():
   images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
   with tf.Graph().as_default():
-    out = flags_module.distort_images(tf.constant(images), seed=1)
+    out = training.distort_images(tf.constant(images), seed=1)
     with tf.Session() as sess:
       value = sess.run(out)
   assert value.shape == (16, 784)
@@ -139,36 +131,34 @@ def test_distort_images_stays_in_range(flags_module):
   assert not np.allclose(value, images)
 
 
-def test_cosine_schedule(flags_module):
-  flags_module.FLAGS.lr_schedule = 'cosine'
-  flags_module.FLAGS.learning_rate = 0.01
-  flags_module.FLAGS.warmup_steps = 10
+def test_cosine_schedule():
+  recipe = Recipe(lr_schedule='cosine', learning_rate=0.01, warmup_steps=10,
+                  max_steps=110)
   with tf.Graph().as_default():
     step = tf.placeholder(tf.int64, [])
-    rate = flags_module._configure_learning_rate(step, 110)
+    rate = training.configure_learning_rate(recipe, step)
     with tf.Session() as sess:
       values = [sess.run(rate, {step: s}) for s in (0, 4, 9, 10, 60, 110)]
   np.testing.assert_allclose(values, [0.001, 0.005, 0.01, 0.01, 0.005, 0.0],
                              atol=1e-7)
 
 
-def test_exponential_schedule_is_the_original(flags_module):
+def test_exponential_schedule_is_the_original():
   with tf.Graph().as_default():
     step = tf.placeholder(tf.int64, [])
-    rate = flags_module._configure_learning_rate(step, 500)
+    rate = training.configure_learning_rate(Recipe(), step)
     with tf.Session() as sess:
       values = [sess.run(rate, {step: s}) for s in (0, 200, 500)]
   np.testing.assert_allclose(values, [0.003, 0.003 * 0.97, 0.003 * 0.97 ** 2.5],
                              rtol=1e-6)
 
 
-def test_train_op_returns_the_new_step_and_keeps_reads_consistent(
-    flags_module):
+def test_train_op_returns_the_new_step_and_keeps_reads_consistent():
   """GATE_NONE lets Adam update a weight while the backward pass may still
   read it; only resource variables make that safe (the gradient then sees
   the value the forward pass read), so every variable must be one."""
   with tf.Graph().as_default():
-    graph = flags_module.build_training_graph(max_steps=500)
+    graph = training.build_training_graph(Recipe())
     assert {type(v).__name__ for v in tf.global_variables()} == {
         'ResourceVariable'}
     ops = [op.type for op in tf.get_default_graph().get_operations()]
@@ -177,7 +167,8 @@ def test_train_op_returns_the_new_step_and_keeps_reads_consistent(
     labels = np.eye(10)[np.arange(10)]
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
-      steps = [sess.run(graph.train_op, {graph.x: images, graph.y_: labels})
+      steps = [sess.run(graph.train_op, {graph.images: images,
+                                         graph.labels: labels})
                for _ in range(3)]
       assert steps == [1, 2, 3]
       assert sess.run(graph.global_step) == 3

@@ -4,6 +4,8 @@ import pytest
 
 from conftest import run_script, tf
 from res_mnist_inference import inference, inference_in_towers
+from resmnist import training
+from resmnist.recipe import Recipe
 from test_model import EXPECTED_VARIABLES
 
 
@@ -43,15 +45,7 @@ def test_towers_reject_wrong_image_size():
       inference_in_towers(tf.zeros([2, 32, 32, 1]), 2)
 
 
-@pytest.fixture
-def towers_flags():
-  import res_mnist
-  res_mnist.FLAGS(['res_mnist.py', '--towers=2', '--seed=3'])
-  yield res_mnist
-  res_mnist.FLAGS.unparse_flags()
-
-
-def test_training_with_towers_learns_and_repeats_itself(towers_flags):
+def test_training_with_towers_learns_and_repeats_itself():
   """Same seed, same losses; and the loss falls on a fixed batch."""
   rng = np.random.RandomState(0)
   images = rng.rand(20, 784)
@@ -59,12 +53,12 @@ def test_training_with_towers_learns_and_repeats_itself(towers_flags):
   runs = []
   for _ in range(2):
     with tf.Graph().as_default():
-      graph = towers_flags.build_training_graph(max_steps=500)
+      graph = training.build_training_graph(Recipe(towers=2, seed=3))
       assert len(tf.trainable_variables()) == 32
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        runs.append([sess.run([graph.train_op, graph.loss],
-                              {graph.x: images, graph.y_: labels})[1]
+        runs.append([sess.run([graph.train_op, graph.cross_entropy],
+                              {graph.images: images, graph.labels: labels})[1]
                      for _ in range(15)])
   assert runs[0] == runs[1]
   assert runs[0][-1] < 0.75 * runs[0][0]

@@ -4,10 +4,9 @@ import re
 
 import pytest
 
-from conftest import MNIST_DIR, needs_mnist, run_script
+from conftest import MNIST_DIR, SMALL, needs_mnist, one_line_error, run_script
 
-SMALL_RUN = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
-             '--log_every=20', '--save_every=20', '--seed=1']
+SMALL_RUN = SMALL + ['--log_every=20', '--save_every=20']
 
 
 def _losses(stdout):
@@ -17,14 +16,6 @@ def _losses(stdout):
 
 def _accuracy(stdout, split):
   return float(re.search(r'^%s accuracy (\S+)$' % split, stdout, re.M).group(1))
-
-
-def _one_line_error(result, script):
-  assert result.returncode != 0
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1, result.stderr
-  assert lines[0].startswith('%s: error: ' % script)
-  return lines[0]
 
 
 @pytest.fixture
@@ -85,7 +76,7 @@ def test_eval_named_checkpoint(trained):
 def test_eval_without_checkpoint(small_data, tmp_path):
   result = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
                       '--model_dir=%s' % tmp_path, '--nocheck_sha256')
-  line = _one_line_error(result, 'res_mnist_eval.py')
+  line = one_line_error(result, 'res_mnist_eval.py')
   assert 'no checkpoint found' in line
 
 
@@ -94,14 +85,14 @@ def test_training_on_bad_data(small_data, tmp_path):
     f.write(b'not gzip')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=%s' % tmp_path, *SMALL_RUN)
-  line = _one_line_error(result, 'res_mnist.py')
+  line = one_line_error(result, 'res_mnist.py')
   assert 't10k-images-idx3-ubyte.gz: not a readable gzip file' in line
 
 
 def test_training_on_non_mnist_is_refused_by_checksum(small_data, tmp_path):
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=%s' % tmp_path, '--validation_size=100')
-  line = _one_line_error(result, 'res_mnist.py')
+  line = one_line_error(result, 'res_mnist.py')
   assert 'SHA-256' in line
 
 

@@ -8,7 +8,7 @@ with exit status 1, like every other error of the package.
 import os
 import sys
 
-from slim_compat import slim  # noqa: F401  (before TensorFlow: see slim_compat.py)
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf

@@ -1,0 +1,112 @@
+"""The one way to load a trained model: its evaluation graph, restored.
+
+    from resmnist import loader
+    with loader.load('model') as model:            # or checkpoint_path=...
+      accuracy, mean_loss = model.evaluate(mnist.test)
+      probabilities = model.predict(images)        # [N, 784] in [0, 1]
+
+Training (validation at --eval_every and the final figures), evaluation,
+prediction, export and the bench all build their graph here: the network
+that `model.json` describes (`model_dir.read_info`), dropout off, batch norm
+on its moving averages, in a graph and session of its own.
+"""
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from resmnist import checkpoints
+from resmnist import model_dir
+from resmnist import runtime
+from res_mnist_inference import evaluation, inference_in_towers
+
+
+class EvalModel(object):
+  """The evaluation graph of a model described by `info`, and its session.
+
+  Attributes:
+    graph: its `tf.Graph`.
+    images_28x28: float32 placeholder `[None, 28, 28, 1]`.
+    images: float32 `[None, 784]`, fed directly or computed from
+      `images_28x28` (feeding it cuts the graph above it).
+    labels: float32 one-hot placeholder `[None, num_classes]`.
+    logits, probabilities, classes: the network's outputs.
+    global_step: the global step variable.
+    checkpoint_path, step_restored: the checkpoint restored last, and its
+      global step; None before the first `restore`.
+  """
+
+  def __init__(self, info, towers=1, config=None):
+    """Builds the graph; `towers` > 1 splits each batch (same results)."""
+    self.info = info
+    size, channels = info.get('image_size', 28), info.get('channels', 1)
+    pixels = size * size * channels
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self.images_28x28 = tf.placeholder(
+          tf.float32, [None, size, size, channels], name='images_28x28')
+      self.images = tf.placeholder_with_default(
+          tf.reshape(self.images_28x28, [-1, pixels]), [None, pixels],
+          name='images')
+      self.labels = tf.placeholder(
+          tf.float32, [None, info.get('num_classes', 10)], name='labels')
+      self.logits = inference_in_towers(self.images, towers,
+                                        batch_norm=info['batch_norm'])
+      self.probabilities = tf.nn.softmax(self.logits, name='probabilities')
+      self.classes = tf.argmax(self.logits, 1, name='classes')
+      self.global_step = tf.train.get_or_create_global_step()
+      self._sums = [evaluation(self.logits, self.labels), tf.reduce_sum(
+          tf.nn.sparse_softmax_cross_entropy_with_logits(
+              labels=tf.argmax(self.labels, 1), logits=self.logits))]
+      self._variables = tf.global_variables()
+      self._saver = tf.train.Saver(self._variables)
+    self.session = tf.Session(graph=self.graph, config=config)
+    self.checkpoint_path = self.step_restored = None
+
+  def restore(self, checkpoint_path):
+    """Loads the weights of `checkpoint_path`; returns its global step."""
+    checkpoints.restore(self.session, self._saver, checkpoint_path,
+                        self._variables)
+    self.checkpoint_path = checkpoint_path
+    self.step_restored = int(self.session.run(self.global_step))
+    return self.step_restored
+
+  def evaluate(self, data_set, batch_size=runtime.EVAL_BATCH_SIZE):
+    """(accuracy, mean cross-entropy) over all of `data_set`, in order."""
+    totals = np.zeros(2)
+    for start in range(0, data_set.num_examples, batch_size):
+      end = start + batch_size
+      totals += self.session.run(self._sums, {
+          self.images: data_set.images[start:end],
+          self.labels: data_set.labels[start:end]})
+    return tuple((totals / max(data_set.num_examples, 1)).tolist())
+
+  def predict(self, images):
+    """Class probabilities `[N, num_classes]` of `[N, 784]` images."""
+    return self.session.run(self.probabilities, {self.images: images})
+
+  def close(self):
+    self.session.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    self.close()
+
+
+def load(model_directory, checkpoint_path=None, towers=1, config=None,
+         log=print):
+  """The `EvalModel` of `model_directory`'s latest (or the given) checkpoint.
+
+  Raises:
+    checkpoints.CheckpointError: no checkpoint, or it cannot be restored.
+    model_dir.ModelDirError: `model.json` cannot be read.
+  """
+  path = checkpoints.require_checkpoint(model_directory, checkpoint_path, log)
+  model = EvalModel(model_dir.read_info(model_directory, path), towers, config)
+  try:
+    model.restore(path)
+  except checkpoints.CheckpointError:
+    model.close()
+    raise
+  return model

@@ -1,0 +1,61 @@
+"""The settings of one training run, as one value.
+
+`res_mnist.py` makes a `Recipe` from its flags in `main` and passes it down;
+the graph builders read nothing else. The defaults are the original blog's
+run (batch 100, Adam on `exponential_decay(0.003, step, 200, 0.97)`, 500
+steps), so `Recipe()` is that run.
+"""
+import dataclasses
+import math
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+  """What is trained, and how.
+
+  Attributes:
+    batch_norm: batch norm after every convolution (changes the variables).
+    batch_size: images per training step.
+    learning_rate: initial rate of Adam.
+    lr_schedule: 'exponential' (the original's `exponential_decay`) or
+      'cosine' (linear warm-up, then cosine decay to 0 at `max_steps`).
+    learning_rate_decay: factor of `exponential_decay` per `decay_steps`.
+    decay_steps: steps of `exponential_decay`.
+    warmup_steps: linear warm-up steps of the cosine schedule.
+    max_steps: global step at which training stops.
+    weight_decay: L2 decay of the conv and fully connected weights.
+    augment: random shifts, rotations and scaling of the training images.
+    seed: graph-level seed (weights, dropout, augmentation) and data order;
+      None gives a different run each time.
+    towers: split each batch into this many towers that share the weights
+      (`inference_in_towers`); each draws its own dropout masks.
+    bfloat16: oneDNN's bfloat16 auto mixed precision.
+    threads: intra-op threads per kernel; 0: `runtime.session_config`'s
+      default.
+  """
+  batch_norm: bool = False
+  batch_size: int = 100
+  learning_rate: float = 0.003
+  lr_schedule: str = 'exponential'
+  learning_rate_decay: float = 0.97
+  decay_steps: int = 200
+  warmup_steps: int = 0
+  max_steps: int = 500
+  weight_decay: float = 0.0
+  augment: bool = False
+  seed: Optional[int] = None
+  towers: int = 1
+  bfloat16: bool = False
+  threads: int = 0
+
+  def with_epochs(self, epochs, num_examples):
+    """This recipe with `max_steps` set to `epochs` passes over the data."""
+    return dataclasses.replace(
+        self, max_steps=int(math.ceil(epochs * num_examples / self.batch_size)))
+
+  def as_dict(self):
+    return dataclasses.asdict(self)
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Recipe))

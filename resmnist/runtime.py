@@ -1,0 +1,95 @@
+"""How the graphs of this package run on a CPU: threads, towers, memory.
+
+None of this changes what a model computes, only how fast (and whether it
+fits): the session config, how many towers evaluation uses, and a check that
+a training step fits in the memory this machine has free.
+"""
+import math
+import os
+
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import tensorflow.compat.v1 as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+# Evaluation: batches of 2000 images, cut into towers (inference_in_towers)
+# of at most 250: 8-11% more images/s than one tower per core on 2 cores of
+# an Intel Xeon with AVX512_BF16 and AMX (docs/speed.md).
+EVAL_BATCH_SIZE = 2000
+EVAL_TOWER_SIZE = 250
+
+# A training step's tensors that are alive at once, as a share of the sum of
+# all of them (forward and backward): the growth of /proc/self/status VmHWM
+# over two training steps of this network was 0.26 of that sum at batches of
+# 1,000, 4,000 and 8,000 (one tower and two; fp32).
+LIVE_TENSOR_SHARE = 0.3
+
+
+def num_cores():
+  """The number of CPUs this process may run on."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # not on Linux
+    return os.cpu_count() or 1
+
+
+def eval_towers(batch_size=EVAL_BATCH_SIZE):
+  """Towers for evaluating `batch_size` images a step: at least one per core."""
+  return max(num_cores(), math.ceil(batch_size / EVAL_TOWER_SIZE))
+
+
+def session_config(towers=1, bfloat16=False, threads=0):
+  """A `tf.ConfigProto` for a graph of `towers` towers.
+
+  Args:
+    towers: with more than one, kernels are single-threaded and the towers
+      run side by side, one per inter-op thread, as many threads as cores at
+      most; with one, each kernel uses every core (two inter-op threads:
+      measured best on 2 cores).
+    bfloat16: compute in bfloat16 where it is safe (oneDNN auto mixed
+      precision; weights stay float32).
+    threads: intra-op threads per kernel; 0: the default above.
+
+  TensorFlow makes its thread pools once, for the first session of the
+  process: later sessions share them whatever their config says, so the
+  sessions of one script should all use the same towers and threads.
+  """
+  config = tf.ConfigProto(
+      intra_op_parallelism_threads=threads or (1 if towers > 1 else 0),
+      inter_op_parallelism_threads=max(min(towers, num_cores()), 2))
+  if bfloat16:
+    config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+        rewriter_config_pb2.RewriterConfig.ON)
+  return config
+
+
+def step_bytes(graph, batch_size, towers=1):
+  """Estimated peak bytes of one step of `graph` at `batch_size` images.
+
+  Sums the sizes of every tensor whose first dimension is the batch
+  (activations, their gradients, the fed images), takes the share of them
+  that is alive at once, and adds the variables. With towers, each tower's
+  tensors hold `batch_size / towers` images.
+  """
+  per_image = 0
+  for op in graph.get_operations():
+    for tensor in op.outputs:
+      shape = tensor.shape
+      if (shape.rank and tf.compat.dimension_value(shape[0]) is None
+          and tensor.dtype != tf.resource and shape[1:].is_fully_defined()):
+        per_image += shape[1:].num_elements() * tensor.dtype.size
+  # The variables (Adam's slots among them) and one gradient of each.
+  fixed = 2 * sum(v.shape.num_elements() * v.dtype.size
+                  for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+  return int(per_image * batch_size / towers * LIVE_TENSOR_SHARE) + fixed
+
+
+def available_bytes():
+  """Memory the kernel says is available (MemAvailable), or None."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return None

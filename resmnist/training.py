@@ -1,0 +1,342 @@
+"""The training graph of a `Recipe`, and the hooks of its training loop.
+
+`res_mnist.py` runs the loop: TensorFlow's `MonitoredSession` with the
+hooks of `loop_hooks`: TensorFlow's own (checkpoints, summaries, step
+counter, stop at the last step, NaN check) and three for what it lacks:
+
+- `ProgressHook`: the log line, with images/s and the time left;
+- `ValidationHook`: evaluates the validation split every --eval_every
+  steps through `loader.EvalModel` and keeps the best checkpoint;
+- `StopOnSignalHook`: stops after the current step on SIGINT or SIGTERM,
+  so that the checkpoint hook saves that step before the loop ends.
+"""
+import collections
+import contextlib
+import datetime
+import math
+import os
+import signal
+import time
+
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
+import res_mnist_inference as model
+
+# Augmentation ranges: small enough that a 6 stays a 6 and a 1 a 1.
+MAX_ROTATION_DEGREES = 10.0
+MAX_SHIFT_PIXELS = 2.0
+MAX_SCALE_CHANGE = 0.1
+
+
+class TrainingError(Exception):
+  """Training cannot go on (e.g. the loss is no longer finite)."""
+
+
+class Interrupted(Exception):
+  """SIGINT or SIGTERM arrived; the checkpoint of the current step is saved."""
+
+  def __init__(self, message, signum):
+    super(Interrupted, self).__init__(message)
+    self.signum = signum
+
+
+def format_seconds(seconds):
+  return str(datetime.timedelta(seconds=round(seconds)))
+
+
+def distort_images(images, seed=None, max_rotation_degrees=MAX_ROTATION_DEGREES,
+                   max_shift_pixels=MAX_SHIFT_PIXELS,
+                   max_scale_change=MAX_SCALE_CHANGE):
+  """Random rotation, scaling and shift of each image of a `[B, 784]` batch.
+
+  One projective transform per image (`ImageProjectiveTransformV3`, bilinear,
+  black outside), each parameter drawn uniformly within its range.
+  """
+  batch = tf.shape(images)[0]
+  angle = tf.random.uniform([batch], -1.0, 1.0, seed=seed) * (
+      max_rotation_degrees * math.pi / 180)
+  scale = 1.0 + tf.random.uniform([batch], -1.0, 1.0, seed=seed) * max_scale_change
+  shift = tf.random.uniform([batch, 2], -1.0, 1.0, seed=seed) * max_shift_pixels
+  # The transform maps output pixel (x, y) to the input pixel it samples:
+  # input = R(-angle) (output - centre) / scale + centre - shift.
+  centre = (IMAGE_SIZE - 1) / 2.0
+  cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+  a2 = centre - cos * centre - sin * centre - shift[:, 0]
+  b2 = centre + sin * centre - cos * centre - shift[:, 1]
+  zeros = tf.zeros([batch])
+  transforms = tf.stack([cos, sin, a2, -sin, cos, b2, zeros, zeros], axis=1)
+  images = tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
+  distorted = tf.raw_ops.ImageProjectiveTransformV3(
+      images=images, transforms=transforms,
+      output_shape=[IMAGE_SIZE, IMAGE_SIZE],
+      fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')
+  return tf.reshape(distorted, [-1, IMAGE_PIXELS])
+
+
+def configure_learning_rate(recipe, global_step):
+  """The learning rate of `recipe` at `global_step`, as a tensor."""
+  if recipe.lr_schedule == 'exponential':
+    return tf.train.exponential_decay(recipe.learning_rate, global_step,
+                                      recipe.decay_steps,
+                                      recipe.learning_rate_decay)
+  if recipe.lr_schedule != 'cosine':
+    raise ValueError('unknown lr_schedule %r' % recipe.lr_schedule)
+  max_steps = recipe.max_steps
+  step = tf.cast(global_step, tf.float32)
+  warmup = float(min(recipe.warmup_steps, max_steps - 1))
+  cosine = tf.train.cosine_decay(recipe.learning_rate,
+                                 tf.maximum(global_step - int(warmup), 0),
+                                 max_steps - int(warmup))
+  if not warmup:
+    return cosine
+  return tf.where(step < warmup, recipe.learning_rate * (step + 1) / warmup,
+                  cosine)
+
+
+TrainingGraph = collections.namedtuple(
+    'TrainingGraph', 'images labels train_op cross_entropy global_step '
+    'learning_rate summary_op best_accuracy')
+
+
+def build_training_graph(recipe):
+  """The training step of `recipe`, in the default graph.
+
+  Dropout, batch norm (batch statistics, moving averages updated in place)
+  and augmentation are on unconditionally: evaluation has a graph of its
+  own (`loader.EvalModel`). Running `train_op` trains one step and returns
+  the new global step; `cross_entropy` is the loss without weight decay;
+  `best_accuracy` is the best validation accuracy so far (-1 at first).
+  """
+  if recipe.seed is not None:
+    tf.set_random_seed(recipe.seed)
+  images = tf.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x-input')
+  labels = tf.placeholder(tf.float32, [None, NUM_CLASSES], name='y-input')
+  distorted = distort_images(images) if recipe.augment else images
+  # Resource variables: see `res_mnist_inference.training`.
+  with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
+    logits = model.inference_in_towers(distorted, recipe.towers,
+                                       is_training=True,
+                                       batch_norm=recipe.batch_norm,
+                                       weight_decay=recipe.weight_decay)
+    global_step = tf.train.get_or_create_global_step()
+  cross_entropy = model.loss(logits, labels)
+  learning_rate = configure_learning_rate(recipe, global_step)
+  train_op = model.training(cross_entropy + tf.losses.get_regularization_loss(),
+                            learning_rate, global_step)
+  batch_accuracy = tf.cast(model.evaluation(logits, labels),
+                           tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
+  tf.summary.scalar('loss', cross_entropy)
+  tf.summary.scalar('accuracy', batch_accuracy)
+  tf.summary.scalar('learning_rate', learning_rate)
+  # Kept in every checkpoint, so that a resumed run knows what "best" means
+  # (`ValidationHook`), also when only the resumed run has --eval_every.
+  best_accuracy = tf.Variable(-1.0, trainable=False, use_resource=True,
+                              name='best_validation_accuracy')
+  return TrainingGraph(images, labels, train_op, cross_entropy, global_step,
+                       learning_rate, tf.summary.merge_all(), best_accuracy)
+
+
+# The loop's settings besides the recipe; fields named as their flags.
+LoopSettings = collections.namedtuple(
+    'LoopSettings', 'model_dir model_name log_every save_every eval_every '
+    'max_to_keep report_test fresh')
+
+
+def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
+               evaluator=None, data=None):
+  """The training loop's hooks, in the order they run after each step.
+
+  The NaN check comes before the checkpoint hook, so that the weights of a
+  step whose loss is not finite are never saved. With
+  `settings.eval_every`, `evaluator` (a `loader.EvalModel`) evaluates
+  `data.validation`. Returns the `ProgressHook` too, for its step and loss.
+  """
+  progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps,
+                                   settings.log_every, clock)
+  loss = graph.cross_entropy
+  # NanTensorHook checks for NaN only; an infinite loss is as bad.
+  finite_or_nan = tf.where(tf.math.is_finite(loss), loss, np.nan)
+  hooks = [
+      progress,
+      tf.train.NanTensorHook(finite_or_nan),
+      tf.train.StopAtStepHook(last_step=recipe.max_steps),
+      StopOnSignalHook(stop_request),
+      tf.train.CheckpointSaverHook(settings.model_dir,
+                                   save_steps=settings.save_every, saver=saver,
+                                   checkpoint_basename=settings.model_name),
+      tf.train.SummarySaverHook(save_steps=settings.log_every,
+                                output_dir=settings.model_dir,
+                                summary_op=graph.summary_op),
+      tf.train.StepCounterHook(every_n_steps=settings.log_every,
+                               output_dir=settings.model_dir),
+  ]
+  if settings.eval_every:
+    hooks.append(ValidationHook(
+        evaluator, data, settings.eval_every, recipe.max_steps, saver,
+        os.path.join(settings.model_dir, settings.model_name),
+        tf.train.Saver(max_to_keep=1, save_relative_paths=True),
+        os.path.join(settings.model_dir, 'best', settings.model_name),
+        graph.best_accuracy, graph.train_op, clock, settings.model_dir,
+        settings.report_test))
+  return progress, hooks
+
+
+class TrainingClock(object):
+  """Seconds of training, evaluation time left out."""
+
+  def __init__(self):
+    self._start = time.time()
+    self._paused = 0.0
+
+  def elapsed(self):
+    return time.time() - self._start - self._paused
+
+  @contextlib.contextmanager
+  def paused(self):
+    start = time.time()
+    try:
+      yield
+    finally:
+      self._paused += time.time() - start
+
+
+class ProgressHook(tf.train.SessionRunHook):
+  """Prints `training step N, loss L (I images/s, H:MM:SS left)`.
+
+  Also remembers the step and loss of the last run (for the NaN message)
+  and the step the session started at.
+  """
+
+  def __init__(self, graph, batch_size, max_steps, log_every, clock):
+    self._fetches = {'step': graph.train_op, 'loss': graph.cross_entropy}
+    self._global_step = graph.global_step
+    self._batch_size = batch_size
+    self._max_steps = max_steps
+    self._log_every = log_every
+    self._clock = clock
+    self.start_step = self.step = None
+    self.loss = None
+
+  def after_create_session(self, session, coord):
+    self.start_step = self.step = int(session.run(self._global_step))
+    self._window = (self._clock.elapsed(), self.step)
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values):
+    self.step, self.loss = run_values.results['step'], run_values.results['loss']
+    if self.step % self._log_every:
+      return
+    now, window_step = self._clock.elapsed(), self._window[1]
+    seconds_per_step = (now - self._window[0]) / max(self.step - window_step, 1)
+    print('training step %d, loss %g (%.0f images/s, %s left)'
+          % (self.step, self.loss, self._batch_size / seconds_per_step,
+             format_seconds(seconds_per_step * (self._max_steps - self.step))))
+    self._window = (now, self.step)
+
+
+class ValidationHook(tf.train.SessionRunHook):
+  """Every `eval_every` steps and at the last, evaluates the validation split.
+
+  The step's checkpoint (saved here if the checkpoint hook did not) is
+  restored into `evaluator` (a `loader.EvalModel`), so validation sees
+  exactly what the eval script would. The best accuracy so far lives in a
+  variable of the checkpoints, so that a resumed run knows it; the best
+  checkpoint is also saved by `best_saver` to `best_path`.
+  """
+
+  def __init__(self, evaluator, data, eval_every, max_steps, saver, save_path,
+               best_saver, best_path, best_accuracy, train_op, clock,
+               summary_dir, report_test=False):
+    self._evaluator, self._data = evaluator, data
+    self._eval_every, self._max_steps = eval_every, max_steps
+    self._saver, self._save_path = saver, save_path
+    self._best_saver, self._best_path = best_saver, best_path
+    self._best_accuracy, self._step = best_accuracy, train_op
+    self._clock, self._summary_dir = clock, summary_dir
+    self._report_test = report_test
+
+  def begin(self):
+    self._new_best = tf.placeholder(tf.float32, [])
+    self._assign_best = self._best_accuracy.assign(self._new_best)
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._step)
+
+  def after_run(self, run_context, run_values):
+    step = run_values.results
+    if step % self._eval_every and step != self._max_steps:
+      return
+    session = run_context.session
+    with self._clock.paused():
+      path = self._saved(session, step)
+      self._evaluator.restore(path)
+      accuracy, loss = self._evaluator.evaluate(self._data.validation)
+      _add_summary(os.path.join(self._summary_dir, 'validation'), step,
+                   accuracy=accuracy, loss=loss)
+      note = ''
+      if accuracy > session.run(self._best_accuracy):
+        session.run(self._assign_best, {self._new_best: accuracy})
+        self._best_saver.save(session, self._best_path, global_step=step,
+                              write_meta_graph=False)
+        self._saver.save(session, self._save_path, global_step=step)
+        note = ' (best so far)'
+      print('validation accuracy %.4f at step %d%s, %s of training'
+            % (accuracy, step, note, format_seconds(self._clock.elapsed())))
+      if self._report_test:
+        test_accuracy = self._evaluator.evaluate(self._data.test)[0]
+        _add_summary(os.path.join(self._summary_dir, 'test'), step,
+                     accuracy=test_accuracy)
+        print('test accuracy %.4f at step %d (reported only)'
+              % (test_accuracy, step))
+
+  def _saved(self, session, step):
+    """The checkpoint of `step`, saving it if it is not saved yet."""
+    latest = self._saver.last_checkpoints[-1:]
+    if latest and latest[0].endswith('-%d' % step):
+      return latest[0]
+    return self._saver.save(session, self._save_path, global_step=step)
+
+
+def _add_summary(directory, step, **values):
+  tf.summary.FileWriterCache.get(directory).add_summary(tf.Summary(value=[
+      tf.Summary.Value(tag=tag, simple_value=value)
+      for tag, value in values.items()]), step)
+
+
+class StopOnSignalHook(tf.train.SessionRunHook):
+  """Ends the loop after the current step once `stop_request` has a signal."""
+
+  def __init__(self, stop_request):
+    self._stop_request = stop_request
+
+  def after_run(self, run_context, run_values):
+    if self._stop_request.signum is not None:
+      run_context.request_stop()
+
+
+class StopRequest(object):
+  """The SIGINT or SIGTERM received, if any (a signal handler)."""
+
+  def __init__(self):
+    self.signum = None
+
+  def __call__(self, signum, unused_frame):
+    self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_requested_by_signals(signals=(signal.SIGINT, signal.SIGTERM)):
+  """Catches `signals` into a `StopRequest` while inside; then puts back the
+  previous handlers, however the block ends."""
+  stop_request = StopRequest()
+  previous = {s: signal.signal(s, stop_request) for s in signals}
+  try:
+    yield stop_request
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
