@@ -1,0 +1,176 @@
+"""Cheap checks of the companion articles' networks in nets/.
+
+Each network (and each variant with its own graph) is built once, in its
+arg scope, into one graph: a training and an evaluation copy that share the
+variables, and the checks below run on it. The whole file takes ~20 s on
+two cores.
+"""
+import collections
+
+import numpy as np
+import pytest
+
+from conftest import slim, tf
+from nets.bottleneck_resnet import (bottleneck_resnet,
+                                    bottleneck_resnet_arg_scope)
+from nets.deep_mnist import deep_mnist, deep_mnist_arg_scope
+from nets.lenet5 import lenet5, lenet5_arg_scope
+
+Case = collections.namedtuple('Case',
+                              'net arg_scope options params scopes steps')
+
+_UNIT_CONVS = ('conv1', 'conv2', 'conv3')
+_BOTTLENECK_SCOPES = (
+    ['conv1', 'fc1', 'fc2', 'res2a/shortcut']
+    + ['%s/%s' % (unit, conv) for unit in ('res2a', 'res2b', 'res2c')
+       for conv in _UNIT_CONVS])
+_BATCH_NORMED = (
+    ['conv1', 'res2a/shortcut']
+    + ['%s/%s' % (unit, conv) for unit in ('res2a', 'res2b', 'res2c')
+       for conv in _UNIT_CONVS])
+
+# The trainable parameter counts of ZOO.md (the canonical one measured), the
+# variable scopes below each network's own scope, and the Adam steps that
+# must lower the loss. The article's bottleneck nets get 20: their logits
+# start tens of units apart, and Adam's first steps (each weight moves by
+# about the learning rate) raise the loss before it falls (ZOO.md, 1.5).
+CASES = {
+    'bottleneck_resnet': Case(
+        bottleneck_resnet, bottleneck_resnet_arg_scope, {}, 13070794,
+        _BOTTLENECK_SCOPES, 20),
+    'bottleneck_resnet_stray_bias': Case(
+        bottleneck_resnet, bottleneck_resnet_arg_scope, {'stray_bias': True},
+        13071562, _BOTTLENECK_SCOPES + ['res2a', 'res2b', 'res2c'], 20),
+    'bottleneck_resnet_canonical': Case(
+        bottleneck_resnet, bottleneck_resnet_arg_scope, {'canonical': True},
+        13072522,
+        _BOTTLENECK_SCOPES + [s + '/BatchNorm' for s in _BATCH_NORMED], 10),
+    'deep_mnist': Case(
+        deep_mnist, deep_mnist_arg_scope, {}, 3274634,
+        ['conv1', 'conv2', 'fc3', 'fc4'], 10),
+    'lenet5': Case(
+        lenet5, lenet5_arg_scope, {}, 61706,
+        ['conv1', 'conv3', 'fc5', 'fc6', 'fc7'], 10),
+    'lenet5_classic': Case(
+        lenet5, lenet5_arg_scope, {'classic': True}, 61706,
+        ['conv1', 'conv3', 'fc5', 'fc6', 'fc7'], 10),
+}
+
+BATCH = 16
+RNG = np.random.RandomState(0)
+IMAGES = RNG.uniform(size=(BATCH, 28, 28, 1)).astype(np.float32)
+LABELS = np.arange(BATCH) % 10
+
+
+class Built(object):
+  """One network's graph: placeholders, logits, train op, an open session."""
+
+  def __init__(self, case):
+    self.case = case
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      tf.set_random_seed(1)
+      self.images = tf.placeholder(tf.float32, [None, 28, 28, 1])
+      self.labels = tf.placeholder(tf.int64, [None])
+      with slim.arg_scope(case.arg_scope()):
+        self.train_logits, self.end_points = case.net(
+            self.images, is_training=True, **case.options)
+        self.variables = tf.trainable_variables()
+        self.scope = self.variables[0].op.name.split('/')[0]
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+          self.eval_logits, _ = case.net(self.images, **case.options)
+          # The training-mode function without dropout's noise: batch norm
+          # normalises with the batch's own statistics, as in the steps.
+          probe_logits, _ = case.net(self.images, is_training=True,
+                                     dropout_keep_prob=1.0, **case.options)
+      self.probe_loss = tf.losses.sparse_softmax_cross_entropy(
+          self.labels, probe_logits)
+      train_loss = tf.losses.sparse_softmax_cross_entropy(
+          self.labels, self.train_logits)
+      self.train_op = tf.train.AdamOptimizer(1e-3).minimize(train_loss)
+      init = tf.global_variables_initializer()
+    self.sess = tf.Session(graph=self.graph)
+    self.sess.run(init)
+
+  def run(self, fetch, images=IMAGES):
+    return self.sess.run(fetch, {self.images: images, self.labels: LABELS})
+
+
+@pytest.fixture(scope='module', params=sorted(CASES))
+def built(request):
+  net = Built(CASES[request.param])
+  yield net
+  net.sess.close()
+
+
+@pytest.mark.parametrize('batch', [1, 7])
+def test_logits_shape(built, batch):
+  assert built.eval_logits.shape.as_list() == [None, 10]
+  assert built.train_logits.shape.as_list() == [None, 10]
+  assert built.end_points['Logits'] is built.train_logits
+  assert built.run(built.eval_logits, IMAGES[:batch]).shape == (batch, 10)
+  assert built.run(built.train_logits, IMAGES[:batch]).shape == (batch, 10)
+
+
+def test_parameter_count(built):
+  count = sum(v.shape.num_elements() for v in built.variables)
+  assert count == built.case.params
+  # The evaluation graph found the training graph's variables.
+  with built.graph.as_default():
+    assert tf.trainable_variables() == built.variables
+
+
+def test_variable_scopes(built):
+  scopes = {v.op.name[len(built.scope) + 1:].rsplit('/', 1)[0]
+            for v in built.variables}
+  assert sorted(scopes) == sorted(built.case.scopes)
+  names = [v.op.name for v in built.variables]
+  # The projection has no bias; with batch norm no conv has one.
+  assert not [n for n in names if n.endswith('shortcut/biases')]
+  if built.case.options.get('canonical'):
+    assert not [n for n in names if '/res2' in n and n.endswith('/biases')]
+
+
+def test_bottleneck_tensor_counts():
+  """ZOO.md 1.1: 25 trainable tensors, 28 with the stray bias."""
+  for options, expected in (({}, 25), ({'stray_bias': True}, 28)):
+    with tf.Graph().as_default():
+      bottleneck_resnet(tf.zeros([1, 28, 28, 1]), **options)
+      assert len(tf.trainable_variables()) == expected
+
+
+@pytest.mark.parametrize('canonical', [False, True])
+def test_relu_before_add(canonical):
+  """The article's units put a ReLU on conv3 before the sum; canonical not."""
+  with tf.Graph().as_default():
+    bottleneck_resnet(tf.zeros([1, 28, 28, 1]), canonical=canonical)
+    ops = {op.name for op in tf.get_default_graph().get_operations()}
+  for unit in ('res2a', 'res2b', 'res2c'):
+    assert ('BottleneckResNet/%s/conv3/Relu' % unit in ops) != canonical
+    assert 'BottleneckResNet/%s/Relu' % unit in ops
+
+
+@pytest.mark.parametrize('classic,ops', [(False, {'Relu', 'MaxPool'}),
+                                         (True, {'Tanh', 'AvgPool'})])
+def test_lenet5_classic_look(classic, ops):
+  with tf.Graph().as_default():
+    lenet5(tf.zeros([1, 28, 28, 1]), classic=classic)
+    types = {op.type for op in tf.get_default_graph().get_operations()}
+  assert ops <= types
+  assert not {'Relu', 'MaxPool', 'Tanh', 'AvgPool'} - ops & types
+
+
+def test_dropout_only_when_training(built):
+  first, second = built.run(built.eval_logits), built.run(built.eval_logits)
+  np.testing.assert_array_equal(first, second)
+  first, second = built.run(built.train_logits), built.run(built.train_logits)
+  assert not np.allclose(first, second)
+
+
+def test_adam_lowers_loss(built):
+  before = built.run(built.probe_loss)
+  for _ in range(built.case.steps):
+    built.run(built.train_op)
+  after = built.run(built.probe_loss)
+  assert np.isfinite(after)
+  assert after < before
