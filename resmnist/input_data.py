@@ -1,6 +1,6 @@
 """Reads MNIST from its four IDX files, as TF1's `read_data_sets` did.
 
-    from input_data import read_data_sets
+    from resmnist.input_data import read_data_sets
     mnist = read_data_sets('MNIST_data', one_hot=True)
     images, labels = mnist.train.next_batch(100)
 
@@ -148,9 +148,7 @@ def maybe_download(filename, work_directory, sha256=None, mirrors=MIRRORS):
 
 def dense_to_one_hot(labels_dense, num_classes=NUM_CLASSES):
   """Converts class labels from scalars to one-hot vectors."""
-  one_hot = np.zeros((len(labels_dense), num_classes), dtype=np.float32)
-  one_hot[np.arange(len(labels_dense)), labels_dense] = 1.0
-  return one_hot
+  return np.eye(num_classes, dtype=np.float32)[labels_dense]
 
 
 class DataSet(object):
@@ -190,17 +188,17 @@ class DataSet(object):
     # Composed with the previous order, as TF1 permuted the arrays in place.
     self._order = self._order[self._rng.permutation(self._num_examples)]
 
-  def next_batch(self, batch_size, shuffle=True):
+  def next_batch(self, batch_size):
     """Returns the next `batch_size` examples.
 
     Every example is seen once per epoch; the order is reshuffled at each
     epoch start, and a batch that crosses an epoch end takes the rest of the
     old epoch and the start of the new one, as TF1 did.
     """
-    indices = self._next_indices(batch_size, shuffle)
+    indices = self._next_indices(batch_size)
     return self._images[indices], self._labels[indices]
 
-  def skip(self, count, shuffle=True):
+  def skip(self, count):
     """Moves on by `count` examples as `next_batch` would, without reading.
 
     With the same seed, a run resumed at step s after `skip(s * batch_size)`
@@ -208,18 +206,17 @@ class DataSet(object):
     """
     while count > 0:
       step = min(count, self._num_examples)
-      self._next_indices(step, shuffle)
+      self._next_indices(step)
       count -= step
 
-  def _next_indices(self, batch_size, shuffle):
+  def _next_indices(self, batch_size):
     start = self._index_in_epoch
-    if self._epochs_completed == 0 and start == 0 and shuffle:
+    if self._epochs_completed == 0 and start == 0:
       self._shuffle()
     if start + batch_size > self._num_examples:
       self._epochs_completed += 1
       rest = self._order[start:]
-      if shuffle:
-        self._shuffle()
+      self._shuffle()
       self._index_in_epoch = batch_size - len(rest)
       return np.concatenate((rest, self._order[:self._index_in_epoch]))
     self._index_in_epoch += batch_size
