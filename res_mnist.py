@@ -34,6 +34,7 @@ from resmnist import loader
 from resmnist import model_dir as model_dirs
 from resmnist import runtime
 from resmnist import training
+from nets import nets_factory
 from resmnist.recipe import FIELDS as RECIPE_FIELDS
 from resmnist.recipe import Recipe
 
@@ -47,18 +48,29 @@ flags.DEFINE_string('model_name', 'my_model',
                     'Checkpoint file prefix: <model_dir>/<model_name>-<step>.')
 
 # Network
+common_flags.define_net_flag('resnet')
 flags.DEFINE_bool('batch_norm', False,
-                  'Batch norm after every convolution (not in the original).')
+                  'Batch norm after every convolution (not in the original; '
+                  'for resnet, vgg16 and inception).')
+flags.DEFINE_bool('stray_bias', False, 'bottleneck_resnet only: put back '
+                  'article 001\'s extra bias after each unit\'s sum (its '
+                  'failure).')
 
 # Training; the defaults are the original's
-flags.DEFINE_enum('preset', None, ['best'], 'A recipe measured in '
-                  'docs/results.md; flags given explicitly override it.')
+flags.DEFINE_enum('preset', None, ['best', 'article001', 'article002',
+                                    'article003_deep_mnist',
+                                    'article003_lenet5'],
+                  'A recipe: best (docs/results.md) or a companion '
+                  'article\'s (docs/zoo.md); flags given explicitly override '
+                  'it.')
 flags.DEFINE_integer('batch_size', 100, 'Images per training step.',
                      lower_bound=1)
 flags.DEFINE_float('learning_rate', 0.003, 'Initial learning rate of Adam.')
-flags.DEFINE_enum('lr_schedule', 'exponential', ['exponential', 'cosine'],
+flags.DEFINE_enum('lr_schedule', 'exponential',
+                  ['exponential', 'cosine', 'constant'],
                   'exponential: the original exponential_decay; cosine: '
-                  'linear warm-up, then cosine decay to 0 at --max_steps.')
+                  'linear warm-up, then cosine decay to 0 at --max_steps; '
+                  'constant: --learning_rate throughout.')
 flags.DEFINE_float('learning_rate_decay', 0.97,
                    'Factor of exponential_decay per --decay_steps.')
 flags.DEFINE_integer('decay_steps', 200, 'Steps of exponential_decay.',
@@ -118,21 +130,44 @@ flags.register_multi_flags_validator(
 
 FLAGS = flags.FLAGS
 
-# The best recipe measured (docs/results.md, table "Accuracy").
+# The best recipe measured (docs/results.md, table "Accuracy"), and each
+# companion article's own (docs/zoo.md), with its defects fixed: dropout off
+# and batches when evaluating, the loss from logits, selection on the
+# validation split, never the test set.
 PRESETS = {
     'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
                  learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
                  epochs=25, eval_every=550, save_every=550, log_every=550,
                  bfloat16=True),
+    'article001': dict(net='bottleneck_resnet', lr_schedule='constant',
+                       learning_rate=1e-3, batch_size=10, max_steps=3001,
+                       log_every=100, save_every=1000),
+    'article002': dict(net='resnet18', dataset='fashion_mnist',
+                       lr_schedule='constant', learning_rate=1e-3,
+                       batch_size=32, epochs=1, log_every=100,
+                       save_every=500),
+    'article003_deep_mnist': dict(net='deep_mnist', lr_schedule='constant',
+                                  learning_rate=1e-4, batch_size=100,
+                                  max_steps=10000, log_every=500,
+                                  save_every=1000),
+    'article003_lenet5': dict(net='lenet5', lr_schedule='constant',
+                              learning_rate=1e-3, batch_size=64, epochs=10,
+                              log_every=500, save_every=1000),
 }
 
 
-def _checkpoint_to_resume(settings, var_list):
+def _checkpoint_to_resume(settings, net, var_list):
   """The checkpoint training goes on from (verified), or None to start."""
   if settings.fresh:
     return None
   path = checkpoints.find_checkpoint(settings.model_dir)
   if path:
+    held = model_dirs.read_info(settings.model_dir, path)['net']
+    if held != net:
+      raise model_dirs.ModelDirError(
+          '%s holds a %s, not a %s (--net); give another --model_dir, or '
+          '--fresh to start a new model there' % (settings.model_dir, held,
+                                                  net))
     checkpoints.verify(path, var_list)
   return path
 
@@ -143,8 +178,10 @@ def train(data, recipe, settings):
   _check_memory(recipe.batch_size, recipe.towers)
   config = runtime.session_config(recipe.towers, recipe.bfloat16,
                                   recipe.threads)
-  info = model_dirs.model_info(recipe.batch_norm, recipe.as_dict())
-  with loader.EvalModel(info, runtime.eval_towers(), config) as evaluator, \
+  info = model_dirs.model_info(recipe.net, recipe.net_options(),
+                               recipe.dataset, recipe.as_dict())
+  with loader.EvalModel(info, runtime.eval_towers(net=recipe.net),
+                        config) as evaluator, \
       training.stop_requested_by_signals() as stop_request:
     # Relative paths in the `checkpoint` file: a model dir can be moved.
     saver = tf.train.Saver(max_to_keep=settings.max_to_keep,
@@ -152,7 +189,7 @@ def train(data, recipe, settings):
     clock = training.TrainingClock()
     progress, hooks = training.loop_hooks(graph, recipe, settings, saver,
                                           clock, stop_request, evaluator, data)
-    start = _checkpoint_to_resume(settings, tf.global_variables())
+    start = _checkpoint_to_resume(settings, recipe.net, tf.global_variables())
     if start:
       saver.recover_last_checkpoints(checkpoints.checkpoints_on_disk(
           settings.model_dir))
@@ -252,17 +289,21 @@ def _apply_preset():
 
 def main(_):
   _apply_preset()
-  if FLAGS.towers > 1 and FLAGS.batch_norm:
-    # Each tower would normalise by its own slice's statistics and update
-    # the moving averages in place, racing the others.
-    sys.exit('res_mnist.py: error: --towers=%d does not go with --batch_norm '
-             '(towers would race to update its moving averages); use '
-             '--towers=1' % FLAGS.towers)
   recipe = Recipe(**{name: FLAGS[name].value for name in RECIPE_FIELDS})
   try:
-    data = input_data.read_data_sets(
-        FLAGS.data_dir, one_hot=True, validation_size=FLAGS.validation_size,
-        seed=FLAGS.seed, sha256=common_flags.sha256(FLAGS))
+    options = recipe.net_options()
+  except ValueError as e:
+    sys.exit('res_mnist.py: error: %s' % e)
+  if FLAGS.towers > 1 and nets_factory.has_batch_norm(recipe.net, options):
+    # Each tower would normalise by its own slice's statistics and update
+    # the moving averages in place, racing the others.
+    sys.exit('res_mnist.py: error: --towers=%d does not go with %s (towers '
+             'would race to update its moving averages); use --towers=1'
+             % (FLAGS.towers, '--batch_norm' if recipe.batch_norm else
+                '--net=%s, which has batch norm' % recipe.net))
+  try:
+    data = common_flags.read_data(FLAGS, recipe.dataset,
+                                  FLAGS.validation_size, FLAGS.seed)
     if FLAGS.epochs:
       recipe = recipe.with_epochs(FLAGS.epochs, data.train.num_examples)
     if recipe.batch_size > data.train.num_examples:

@@ -29,6 +29,7 @@ from resmnist import loader
 from resmnist import model_dir
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
+common_flags.define_net_flag(None)
 flags.DEFINE_string('export_dir', 'export', 'The SavedModel goes to '
                     '<export_dir>/<global step>.')
 
@@ -61,7 +62,8 @@ def export(model, export_dir):
 
 def main(_):
   try:
-    with loader.load(FLAGS.model_dir, FLAGS.checkpoint_path) as model:
+    with loader.load(FLAGS.model_dir, FLAGS.checkpoint_path,
+                     net=FLAGS.net) as model:
       path = export(model, FLAGS.export_dir)
   except (checkpoints.CheckpointError, model_dir.ModelDirError,
           FileExistsError) as e:

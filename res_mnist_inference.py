@@ -27,6 +27,7 @@ from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
+from resmnist.towers import in_towers
 from resnet import res_change, res_identity
 
 KEEP_PROB = 0.8
@@ -109,8 +110,8 @@ def inference_in_towers(inputs, towers, **kwargs):
   no op in common, so a session from `runtime.session_config(towers)` runs
   them at once, each on one core with single-threaded kernels: on 2 cores of
   an AVX-512 Xeon that is faster than one graph whose every op is split
-  across the cores (docs/speed.md). The logits are `inference`'s up to float rounding; with dropout,
-  each tower draws masks of its own. Batch statistics of batch norm would be
+  across the cores (docs/speed.md). The logits are `inference`'s up to float
+  rounding; with dropout, each tower draws masks of its own. Batch statistics of batch norm would be
   per tower: use `towers=1` to train with batch norm.
 
   Args:
@@ -128,20 +129,8 @@ def inference_in_towers(inputs, towers, **kwargs):
     raise ValueError('inference_in_towers() needs towers >= 1, got %s' % towers)
   if towers == 1:
     return inference(inputs, **kwargs)
-  images = _images(inputs)
-  batch = tf.shape(images)[0]
-  # oneDNN's convolutions fail on an empty batch: pad a short one with
-  # blank images so that every tower has one, and drop their logits.
-  images = tf.pad(images, [[0, tf.maximum(towers - batch, 0)], [0, 0], [0, 0],
-                           [0, 0]])
-  padded = tf.maximum(batch, towers)
-  logits = []
-  for i in range(towers):
-    with tf.variable_scope(tf.get_variable_scope(), reuse=True if i else None), \
-        tf.name_scope('tower_%d' % i):
-      logits.append(inference(images[padded * i // towers:
-                                     padded * (i + 1) // towers], **kwargs))
-  return tf.concat(logits, 0)[:batch]
+  return in_towers(lambda images: inference(images, **kwargs), _images(inputs),
+                   towers)
 
 
 def loss(logits, labels):

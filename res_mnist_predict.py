@@ -29,6 +29,7 @@ from resmnist import loader
 from resmnist import model_dir
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
+common_flags.define_net_flag(None)
 flags.DEFINE_string('show_dir', None, 'If set, write the 28x28 image the '
                     'network saw for each file there, as PNG.')
 
@@ -125,7 +126,9 @@ def main(argv):
     sys.exit('res_mnist_predict.py: error: give one or more image files, e.g. '
              '`python res_mnist_predict.py my_digit.png`')
   try:
-    model = loader.load(FLAGS.model_dir, FLAGS.checkpoint_path)
+    model = loader.load(FLAGS.model_dir, FLAGS.checkpoint_path, net=FLAGS.net)
+    class_names = input_data.DATASETS[model.info.get('dataset',
+                                                     'mnist')].class_names
     if FLAGS.show_dir:
       os.makedirs(FLAGS.show_dir, exist_ok=True)
   except (checkpoints.CheckpointError, model_dir.ModelDirError) as e:
@@ -150,8 +153,8 @@ def main(argv):
       continue
     p = model.predict(digit.reshape(1, -1))[0]
     top3 = np.argsort(-p)[:3]
-    print('%s: %d  (%s)' % (path, top3[0], ', '.join(
-        '%d: %.1f%%' % (d, 100 * p[d]) for d in top3)))
+    print('%s: %s  (%s)' % (path, class_names[top3[0]], ', '.join(
+        '%s: %.1f%%' % (class_names[d], 100 * p[d]) for d in top3)))
     if FLAGS.show_dir:
       name = os.path.splitext(os.path.basename(path))[0] + '.png'
       preprocess.write_png(os.path.join(FLAGS.show_dir, name), digit)

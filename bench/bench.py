@@ -45,26 +45,39 @@ flags.DEFINE_integer('window_steps', 10, 'Steps per timed window.')
 flags.DEFINE_integer('warmup_steps', 25, 'Untimed steps first.')
 flags.DEFINE_string('output', os.path.join(HERE, 'results.md'),
                     'Markdown table to write.')
+flags.DEFINE_string('net', 'resnet', 'The network to time (a name of '
+                    'nets/nets_factory.py); Keras rows only for resnet, '
+                    'towers rows only for networks without batch norm.')
 flags.DEFINE_string('worker', None, 'Internal: run one measurement.')
 flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 
 FLAGS = flags.FLAGS
 
-# (name, worker, settings); ours takes the fields of a Recipe.
 TOWERS = num_cores()
-CONFIGS = [
-    ('ours fp32, 1 tower', 'ours', {'recipe': {}}),
-    ('ours fp32, towers', 'ours', {'recipe': {'towers': TOWERS}}),
-    ('ours bf16, 1 tower', 'ours', {'recipe': {'bfloat16': True}}),
-    ('ours bf16, towers', 'ours', {'recipe': {'towers': TOWERS,
-                                               'bfloat16': True}}),
-    ('Keras fp32', 'keras', {'batch_size': 100, 'policy': 'float32'}),
-    ('Keras bf16', 'keras', {'batch_size': 100, 'policy': 'mixed_bfloat16'}),
-    ('ours eval fp32', 'eval', {'bfloat16': False}),
-    ('ours eval bf16', 'eval', {'bfloat16': True}),
-    ('matmul fp32', 'matmul', {'dtype': 'float32'}),
-    ('matmul bf16', 'matmul', {'dtype': 'bfloat16'}),
-]
+
+
+def _configs(net):
+  """(name, worker, settings) of each row; ours takes a Recipe's fields."""
+  from nets import nets_factory
+  towers = not nets_factory.has_batch_norm(net, nets_factory.network_options(net))
+  rows = []
+  for precision, bfloat16 in (('fp32', False), ('bf16', True)):
+    rows.append(('ours %s, 1 tower' % precision, 'ours',
+                 {'recipe': {'net': net, 'bfloat16': bfloat16}}))
+    if towers:
+      rows.append(('ours %s, towers' % precision, 'ours',
+                   {'recipe': {'net': net, 'bfloat16': bfloat16,
+                               'towers': TOWERS}}))
+  if net == 'resnet':  # the same network in Keras 3
+    rows += [('Keras fp32', 'keras', {'batch_size': 100, 'policy': 'float32'}),
+             ('Keras bf16', 'keras', {'batch_size': 100,
+                                      'policy': 'mixed_bfloat16'})]
+  return rows + [
+      ('ours eval fp32', 'eval', {'net': net, 'bfloat16': False}),
+      ('ours eval bf16', 'eval', {'net': net, 'bfloat16': True}),
+      ('matmul fp32', 'matmul', {'dtype': 'float32'}),
+      ('matmul bf16', 'matmul', {'dtype': 'bfloat16'}),
+  ]
 
 
 def _windows(step, batch_size):
@@ -128,20 +141,21 @@ def worker_eval(config):
   """The scripts' evaluation: `loader.load` of a model dir, in towers."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from res_mnist_inference import inference
+  from nets import nets_factory
   from resmnist import loader, model_dir, runtime
   test = _mnist_or_random().test
+  net = config['net']
   with tempfile.TemporaryDirectory() as directory:
     # A model directory of untrained weights: the speed is the same.
     with tf.Graph().as_default():
-      inference(tf.placeholder(tf.float32, [None, 784]))
+      nets_factory.network_logits(net, tf.placeholder(tf.float32, [None, 784]))
       tf.train.get_or_create_global_step()
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         tf.train.Saver().save(sess, os.path.join(directory, 'my_model'),
                               global_step=0)
-    model_dir.write_info(directory, model_dir.model_info(batch_norm=False))
-    towers = runtime.eval_towers()
+    model_dir.write_info(directory, model_dir.model_info(net))
+    towers = runtime.eval_towers(net=net)
     model = loader.load(directory, towers=towers, log=lambda _: None,
                         config=runtime.session_config(towers,
                                                       config['bfloat16']))
@@ -218,21 +232,22 @@ def worker_matmul(config):
   return [rate * 2 * n ** 3 / 1e9 for rate in rates]
 
 
-def flops_per_image():
+def flops_per_image(config):
   """(forward, training step) FLOPs per image, from the TF profiler."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from res_mnist_inference import inference
+  from nets import nets_factory
   from resmnist import training
   from resmnist.recipe import Recipe
   options = tf.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
   batch = 100
   with tf.Graph().as_default() as graph:
-    inference(tf.zeros([batch, 784]))
+    nets_factory.network_logits(config['net'], tf.zeros([batch, 784]))
     forward = tf.profiler.profile(graph, options=options).total_float_ops
   with tf.Graph().as_default() as graph:
-    train = training.build_training_graph(Recipe(batch_size=batch))
+    train = training.build_training_graph(Recipe(net=config['net'],
+                                                 batch_size=batch))
     # Static shapes let the profiler count every op.
     graph_def = graph.as_graph_def()
   with tf.Graph().as_default() as graph:
@@ -245,7 +260,7 @@ def flops_per_image():
 
 
 WORKERS = {'ours': worker_ours, 'eval': worker_eval, 'keras': worker_keras,
-           'matmul': worker_matmul}
+           'matmul': worker_matmul, 'flops': flops_per_image}
 
 
 def _run_worker(worker, config):
@@ -273,66 +288,65 @@ def _cpu_name():
   return 'unknown CPU'
 
 
-def main(_):
-  if FLAGS.worker:
-    config = json.loads(FLAGS.config)
-    if FLAGS.worker == 'flops':
-      print(json.dumps(flops_per_image()))
-    else:
-      print(json.dumps(WORKERS[FLAGS.worker](config)))
-    return
-
-  rates = {name: [] for name, _, _ in CONFIGS}
-  for round_index in range(FLAGS.rounds):
-    for name, worker, config in CONFIGS:
-      rates[name] += _run_worker(worker, config)
-      print('round %d/%d  %-28s median so far %8.0f'
-            % (round_index + 1, FLAGS.rounds, name, statistics.median(rates[name])),
-            flush=True)
-  forward_flops, train_flops = _run_worker('flops', {})
+def _report(rates, forward_flops, train_flops):
+  """The markdown of the results: one table, and ratios where they apply."""
   median = {name: statistics.median(values) for name, values in rates.items()}
-
-  def ratio(a, b):
-    return median[a] / median[b]
-
   lines = [
       '# Benchmark results',
       '',
       'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: '
-      '`python bench/bench.py --rounds=%d --windows=%d --window_steps=%d`. '
-      'Medians of %d windows per row, '
-      'images/s (matmul: GFLOP/s).' % (_cpu_name(), num_cores(),
-                                       num_cores(), FLAGS.rounds,
-                                       FLAGS.windows, FLAGS.window_steps,
-                                       FLAGS.rounds * FLAGS.windows),
+      '`python bench/bench.py --net=%s --rounds=%d --windows=%d '
+      '--window_steps=%d`. Medians of %d windows per row, images/s (matmul: '
+      'GFLOP/s).' % (_cpu_name(), num_cores(), num_cores(), FLAGS.net,
+                     FLAGS.rounds, FLAGS.windows, FLAGS.window_steps,
+                     FLAGS.rounds * FLAGS.windows),
       '',
       '| configuration | median | min | max |',
       '| --- | ---: | ---: | ---: |',
   ]
-  for name, _, _ in CONFIGS:
-    lines.append('| %s | %.0f | %.0f | %.0f |' % (name, median[name],
-                                                   min(rates[name]), max(rates[name])))
+  lines += ['| %s | %.0f | %.0f | %.0f |' % (name, median[name], min(values),
+                                             max(values))
+            for name, values in rates.items()]
+  pairs = [('ours bf16, towers', 'Keras fp32'), ('ours bf16, towers', 'Keras bf16'),
+           ('ours fp32, towers', 'Keras fp32'), ('ours bf16, 1 tower', 'Keras bf16'),
+           ('ours fp32, 1 tower', 'Keras fp32')]
+  ratios = ['| %s / %s | %.2f |' % (a, b, median[a] / median[b])
+            for a, b in pairs if a in median and b in median]
+  if ratios:
+    lines += ['', '| ratio | value |', '| --- | ---: |'] + ratios
+  fastest = {precision: max(value for name, value in median.items()
+                            if name.startswith('ours %s,' % precision))
+             for precision in ('fp32', 'bf16')}
   fp32_peak = median['matmul fp32'] * 1e9 / train_flops
   bf16_peak = median['matmul bf16'] * 1e9 / train_flops
   lines += [
       '',
-      '| ratio | value |',
-      '| --- | ---: |',
-      '| ours bf16, towers / Keras fp32 | %.2f |' % ratio('ours bf16, towers', 'Keras fp32'),
-      '| ours bf16, towers / Keras bf16 | %.2f |' % ratio('ours bf16, towers', 'Keras bf16'),
-      '| ours fp32, towers / Keras fp32 | %.2f |' % ratio('ours fp32, towers', 'Keras fp32'),
-      '| ours bf16, 1 tower / Keras bf16 | %.2f |' % ratio('ours bf16, 1 tower', 'Keras bf16'),
-      '| ours fp32, 1 tower / Keras fp32 | %.2f |' % ratio('ours fp32, 1 tower', 'Keras fp32'),
-      '',
       'FLOPs per image (TF profiler): forward %.1f M, training step %.1f M. '
       'At the measured matmul rates that bounds training at %.0f images/s '
-      'in fp32 and %.0f in bf16; ours with towers reaches %.0f%% (fp32) '
-      'and %.0f%% (bf16) of those bounds.'
+      'in fp32 and %.0f in bf16; the fastest training row reaches %.0f%% '
+      '(fp32) and %.0f%% (bf16) of those bounds.'
       % (forward_flops / 1e6, train_flops / 1e6, fp32_peak, bf16_peak,
-         100 * median['ours fp32, towers'] / fp32_peak,
-         100 * median['ours bf16, towers'] / bf16_peak),
+         100 * fastest['fp32'] / fp32_peak, 100 * fastest['bf16'] / bf16_peak),
   ]
-  text = '\n'.join(lines) + '\n'
+  return '\n'.join(lines) + '\n'
+
+
+def main(_):
+  if FLAGS.worker:
+    config = json.loads(FLAGS.config)
+    print(json.dumps(WORKERS[FLAGS.worker](config)))
+    return
+
+  configs = _configs(FLAGS.net)
+  rates = {name: [] for name, _, _ in configs}
+  for round_index in range(FLAGS.rounds):
+    for name, worker, config in configs:
+      rates[name] += _run_worker(worker, config)
+      print('round %d/%d  %-28s median so far %8.0f'
+            % (round_index + 1, FLAGS.rounds, name,
+               statistics.median(rates[name])), flush=True)
+  forward_flops, train_flops = _run_worker('flops', {'net': FLAGS.net})
+  text = _report(rates, forward_flops, train_flops)
   with open(FLAGS.output, 'w') as f:
     f.write(text)
   print()

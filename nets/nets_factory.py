@@ -16,6 +16,7 @@
 | `inception` | GoogLeNet-style Inception modules sized for 28x28 | 1,045,162 |
 """
 import functools
+import inspect
 
 from resmnist import slim
 import tensorflow.compat.v1 as tf
@@ -27,6 +28,7 @@ from nets import lenet5
 from nets import resnet18
 from nets import vgg16
 import res_mnist_inference
+from resmnist import towers as towers_lib
 
 IMAGE_SIZE = 28
 
@@ -121,3 +123,49 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
                   **options)
   network_fn.default_image_size = func.default_image_size
   return network_fn
+
+
+def network_options(name, batch_norm=False, stray_bias=False):
+  """The options of network `name` that the training flags set.
+
+  Returns:
+    A dict of keyword arguments for the network function, holding each
+    option the network has (so `model.json` says, e.g., that a `resnet`
+    was trained without batch norm).
+
+  Raises:
+    ValueError: an option is set that network `name` does not have.
+  """
+  parameters = inspect.signature(networks_map[name]).parameters
+  options = {}
+  for option, value in (('batch_norm', batch_norm), ('stray_bias', stray_bias)):
+    if option in parameters:
+      options[option] = value
+    elif value:
+      raise ValueError('--%s is not an option of --net=%s' % (option, name))
+  return options
+
+
+def has_batch_norm(name, options):
+  """True if network `name` built with `options` has batch norm layers."""
+  return (name == 'resnet18' or options.get('batch_norm', False)
+          or options.get('canonical', False))
+
+
+def network_logits(name, images, towers=1, num_classes=10, weight_decay=0.0,
+                   is_training=False, **options):
+  """Logits of network `name` for `images`, split into `towers` towers.
+
+  For `resnet` this is `res_mnist_inference.inference_in_towers` itself, so
+  that the post's graph (and what a seed gives) stays as it was.
+  """
+  if name == 'resnet':
+    if num_classes != res_mnist_inference.NUM_CLASSES:
+      raise ValueError('resnet has %d classes, not %d'
+                       % (res_mnist_inference.NUM_CLASSES, num_classes))
+    return res_mnist_inference.inference_in_towers(
+        images, towers, is_training=is_training, weight_decay=weight_decay,
+        **options)
+  network_fn = get_network_fn(name, num_classes, weight_decay, is_training)
+  return towers_lib.in_towers(lambda x: network_fn(x, **options)[0], images,
+                              towers)

@@ -17,6 +17,7 @@ the same whichever mirror or gzip level a copy came from). Anything wrong
 raises `DataError` with a one-line message naming the file, what is wrong
 and where a good copy goes.
 """
+import collections
 import gzip
 import hashlib
 import os
@@ -49,6 +50,34 @@ MIRRORS = (
     'https://ossci-datasets.s3.amazonaws.com/mnist/',
     'http://yann.lecun.com/exdb/mnist/',
 )
+
+# Fashion-MNIST (Zalando Research): same format and file names.
+FASHION_MNIST_SHA256 = {
+    TRAIN_IMAGES: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+    TRAIN_LABELS: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+    TEST_IMAGES: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+    TEST_LABELS: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+}
+
+# Keras' `fashion_mnist.load_data()` bucket, then the dataset's own.
+FASHION_MNIST_MIRRORS = (
+    'https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
+    'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+)
+
+Dataset = collections.namedtuple('Dataset', 'name data_dir sha256 mirrors '
+                                 'class_names')
+
+# What `--dataset` names: default directory, checksums, mirrors, classes.
+DATASETS = {
+    'mnist': Dataset('mnist', 'MNIST_data', MNIST_SHA256, MIRRORS,
+                     tuple(str(digit) for digit in range(10))),
+    'fashion_mnist': Dataset(
+        'fashion_mnist', 'Fashion_MNIST_data', FASHION_MNIST_SHA256,
+        FASHION_MNIST_MIRRORS,
+        ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
+         'Shirt', 'Sneaker', 'Bag', 'Ankle boot')),
+}
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -233,7 +262,7 @@ class Datasets(object):
 
 
 def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
-                   sha256=MNIST_SHA256):
+                   sha256=MNIST_SHA256, mirrors=MIRRORS):
   """Returns `Datasets` read from the four MNIST gz files in `train_dir`.
 
   Args:
@@ -242,8 +271,9 @@ def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
     validation_size: how many of the first training images to hold out.
     seed: seed for the training set's shuffling (None: unseeded).
     sha256: dict from file name to the expected SHA-256 of its decompressed
-      content; None checks structure only (e.g. for Fashion-MNIST or
-      hand-made files).
+      content (`MNIST_SHA256`, `FASHION_MNIST_SHA256`); None checks
+      structure only (e.g. for hand-made files).
+    mirrors: where a missing file is downloaded from, tried in turn.
 
   Raises:
     DataError: with a one-line message, for any missing or bad file.
@@ -254,7 +284,7 @@ def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
   arrays = {}
   for name in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS):
     expected = sha256.get(name) if sha256 else None
-    path = maybe_download(name, train_dir, expected)
+    path = maybe_download(name, train_dir, expected, mirrors)
     try:
       arrays[name] = _read_idx(path, expected)
     except DataError as e:

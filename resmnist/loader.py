@@ -17,7 +17,8 @@ import tensorflow.compat.v1 as tf
 from resmnist import checkpoints
 from resmnist import model_dir
 from resmnist import runtime
-from res_mnist_inference import evaluation, inference_in_towers
+from nets import nets_factory
+from res_mnist_inference import evaluation
 
 
 class EvalModel(object):
@@ -49,8 +50,10 @@ class EvalModel(object):
           name='images')
       self.labels = tf.placeholder(
           tf.float32, [None, info.get('num_classes', 10)], name='labels')
-      self.logits = inference_in_towers(self.images, towers,
-                                        batch_norm=info['batch_norm'])
+      self.logits = nets_factory.network_logits(
+          info['net'], self.images, towers,
+          num_classes=info.get('num_classes', 10),
+          **model_dir.net_options(info))
       self.probabilities = tf.nn.softmax(self.logits, name='probabilities')
       self.classes = tf.argmax(self.logits, 1, name='classes')
       self.global_step = tf.train.get_or_create_global_step()
@@ -95,15 +98,30 @@ class EvalModel(object):
 
 
 def load(model_directory, checkpoint_path=None, towers=1, config=None,
-         log=print):
+         log=print, net=None, eval_batch_size=None):
   """The `EvalModel` of `model_directory`'s latest (or the given) checkpoint.
+
+  Args:
+    towers, config: as for `EvalModel`.
+    net: if given, the network the model must be (a `--net` flag).
+    eval_batch_size: if given, `towers` and `config` are chosen for
+      evaluating batches of that many images (`runtime.eval_towers`).
 
   Raises:
     checkpoints.CheckpointError: no checkpoint, or it cannot be restored.
-    model_dir.ModelDirError: `model.json` cannot be read.
+    model_dir.ModelDirError: `model.json` cannot be read, or the model is
+      not a `net`.
   """
   path = checkpoints.require_checkpoint(model_directory, checkpoint_path, log)
-  model = EvalModel(model_dir.read_info(model_directory, path), towers, config)
+  info = model_dir.read_info(model_directory, path)
+  if net and info['net'] != net:
+    raise model_dir.ModelDirError(
+        '%s holds a %s, not a %s (--net); --net is read from the model '
+        'directory and need not be given' % (model_directory, info['net'], net))
+  if eval_batch_size:
+    towers = runtime.eval_towers(eval_batch_size, info['net'])
+    config = config or runtime.session_config(towers)
+  model = EvalModel(info, towers, config)
   try:
     model.restore(path)
   except checkpoints.CheckpointError:

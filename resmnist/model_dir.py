@@ -10,9 +10,13 @@
 
 `model.json` is small and meant to be read by people too:
 
-    {"net": "resnet", "dataset": "mnist", "num_classes": 10,
-     "image_size": 28, "channels": 1, "batch_norm": false,
+    {"net": "resnet", "net_options": {"batch_norm": false},
+     "dataset": "mnist", "num_classes": 10, "image_size": 28, "channels": 1,
+     "batch_norm": false,
      "recipe": {...the settings it was trained with...}}
+
+`net` and `net_options` rebuild the network (`nets_factory`); `batch_norm`
+says whether it has batch norm layers, for people.
 
 Evaluation, prediction and export read it to rebuild the network. A model
 directory made before this file existed still loads: what it is is then
@@ -38,13 +42,25 @@ class ModelDirError(Exception):
   """A model directory cannot be used."""
 
 
-def model_info(batch_norm, recipe=None):
-  """The description of the package's network as `model.json` holds it."""
-  info = {'net': 'resnet', 'dataset': 'mnist', 'num_classes': NUM_CLASSES,
-          'image_size': IMAGE_SIZE, 'channels': 1, 'batch_norm': batch_norm}
+def model_info(net='resnet', net_options=None, dataset='mnist', recipe=None):
+  """What `model.json` says of network `net` built with `net_options`."""
+  from nets import nets_factory  # the networks pull in TensorFlow
+  if net_options is None:
+    net_options = nets_factory.network_options(net)
+  info = {'net': net, 'net_options': net_options, 'dataset': dataset,
+          'num_classes': NUM_CLASSES, 'image_size': IMAGE_SIZE, 'channels': 1,
+          'batch_norm': nets_factory.has_batch_norm(net, net_options)}
   if recipe is not None:
     info['recipe'] = recipe
   return info
+
+
+def net_options(info):
+  """The network options of `info`, also from a `model.json` written before
+  they were recorded (the ResNet, with or without batch norm)."""
+  if 'net_options' in info:
+    return info['net_options']
+  return {'batch_norm': info['batch_norm']} if info['net'] == 'resnet' else {}
 
 
 def write_info(model_dir, info):
@@ -86,7 +102,8 @@ def read_info(model_dir, checkpoint_path=None):
     return info
   if checkpoint_path is None:
     checkpoint_path = checkpoints.require_checkpoint(model_dir)
-  return model_info(checkpoints.has_batch_norm_variables(checkpoint_path))
+  return model_info(net_options={
+      'batch_norm': checkpoints.has_batch_norm_variables(checkpoint_path)})
 
 
 def make(model_dir):

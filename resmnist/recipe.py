@@ -15,11 +15,17 @@ class Recipe:
   """What is trained, and how.
 
   Attributes:
-    batch_norm: batch norm after every convolution (changes the variables).
+    net: the network, a name of `nets_factory.networks_map`.
+    dataset: 'mnist' or 'fashion_mnist' (`input_data.DATASETS`).
+    batch_norm: batch norm after every convolution (changes the variables;
+      for the networks that have it as an option).
+    stray_bias: `bottleneck_resnet` only: article 001's extra bias after
+      each unit's sum, to reproduce its failure.
     batch_size: images per training step.
     learning_rate: initial rate of Adam.
-    lr_schedule: 'exponential' (the original's `exponential_decay`) or
-      'cosine' (linear warm-up, then cosine decay to 0 at `max_steps`).
+    lr_schedule: 'exponential' (the original's `exponential_decay`),
+      'cosine' (linear warm-up, then cosine decay to 0 at `max_steps`) or
+      'constant' (the companion articles').
     learning_rate_decay: factor of `exponential_decay` per `decay_steps`.
     decay_steps: steps of `exponential_decay`.
     warmup_steps: linear warm-up steps of the cosine schedule.
@@ -34,7 +40,10 @@ class Recipe:
     threads: intra-op threads per kernel; 0: `runtime.session_config`'s
       default.
   """
+  net: str = 'resnet'
+  dataset: str = 'mnist'
   batch_norm: bool = False
+  stray_bias: bool = False
   batch_size: int = 100
   learning_rate: float = 0.003
   lr_schedule: str = 'exponential'
@@ -56,6 +65,13 @@ class Recipe:
 
   def as_dict(self):
     return dataclasses.asdict(self)
+
+  def net_options(self):
+    """Keyword arguments of the network function; ValueError if `net` lacks
+    one that is set."""
+    from nets import nets_factory  # the networks pull in TensorFlow
+    return nets_factory.network_options(self.net, batch_norm=self.batch_norm,
+                                        stray_bias=self.stray_bias)
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Recipe))

@@ -32,8 +32,15 @@ def num_cores():
     return os.cpu_count() or 1
 
 
-def eval_towers(batch_size=EVAL_BATCH_SIZE):
-  """Towers for evaluating `batch_size` images a step: at least one per core."""
+def eval_towers(batch_size=EVAL_BATCH_SIZE, net='resnet'):
+  """Towers for evaluating `batch_size` images a step: at least one per core.
+
+  Towers of at most EVAL_TOWER_SIZE images were measured for the ResNet; the
+  zoo's networks get one tower per core (each extra copy of a large network
+  costs graph-building time, and the gain was not measured).
+  """
+  if net != 'resnet':
+    return num_cores()
   return max(num_cores(), math.ceil(batch_size / EVAL_TOWER_SIZE))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
+from nets import nets_factory
 import res_mnist_inference as model
 
 # Augmentation ranges: small enough that a 6 stays a 6 and a 1 a 1.
@@ -82,6 +83,8 @@ def configure_learning_rate(recipe, global_step):
     return tf.train.exponential_decay(recipe.learning_rate, global_step,
                                       recipe.decay_steps,
                                       recipe.learning_rate_decay)
+  if recipe.lr_schedule == 'constant':
+    return tf.constant(recipe.learning_rate, name='learning_rate')
   if recipe.lr_schedule != 'cosine':
     raise ValueError('unknown lr_schedule %r' % recipe.lr_schedule)
   max_steps = recipe.max_steps
@@ -117,10 +120,10 @@ def build_training_graph(recipe):
   distorted = distort_images(images) if recipe.augment else images
   # Resource variables: see `res_mnist_inference.training`.
   with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
-    logits = model.inference_in_towers(distorted, recipe.towers,
-                                       is_training=True,
-                                       batch_norm=recipe.batch_norm,
-                                       weight_decay=recipe.weight_decay)
+    logits = nets_factory.network_logits(
+        recipe.net, distorted, recipe.towers, num_classes=NUM_CLASSES,
+        weight_decay=recipe.weight_decay, is_training=True,
+        **recipe.net_options())
     global_step = tf.train.get_or_create_global_step()
   cross_entropy = model.loss(logits, labels)
   learning_rate = configure_learning_rate(recipe, global_step)
@@ -272,6 +275,7 @@ class ValidationHook(tf.train.SessionRunHook):
     if step % self._eval_every and step != self._max_steps:
       return
     session = run_context.session
+    trained = self._clock.elapsed()
     with self._clock.paused():
       path = self._saved(session, step)
       self._evaluator.restore(path)
@@ -286,7 +290,7 @@ class ValidationHook(tf.train.SessionRunHook):
         self._saver.save(session, self._save_path, global_step=step)
         note = ' (best so far)'
       print('validation accuracy %.4f at step %d%s, %s of training'
-            % (accuracy, step, note, format_seconds(self._clock.elapsed())))
+            % (accuracy, step, note, format_seconds(trained)))
       if self._report_test:
         test_accuracy = self._evaluator.evaluate(self._data.test)[0]
         _add_summary(os.path.join(self._summary_dir, 'test'), step,

@@ -1,0 +1,48 @@
+"""Splitting a batch into towers: copies of a network that share its weights.
+
+    logits = in_towers(lambda x: network_fn(x)[0], images, towers=2)
+
+The towers have no op in common, so a session from
+`runtime.session_config(towers)` runs them at once, each on one core with
+single-threaded kernels (docs/speed.md). `res_mnist_inference.
+inference_in_towers` is this for the post's ResNet; the zoo's networks use
+it through `nets_factory.network_logits`.
+"""
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import tensorflow.compat.v1 as tf
+
+
+def in_towers(network, images, towers):
+  """`network` of `towers` slices of `images`; their logits, concatenated.
+
+  Args:
+    network: a function from a `[batch, ...]` tensor to logits, that builds
+      its variables with `tf.get_variable` (as slim's layers do), so that
+      the towers after the first reuse them.
+    images: a `[batch, ...]` tensor.
+    towers: number of slices; 1 calls `network(images)` alone.
+
+  Returns:
+    Logits, `[batch, num_classes]`.
+
+  Raises:
+    ValueError: if `towers` < 1.
+  """
+  if towers < 1:
+    raise ValueError('inference_in_towers() needs towers >= 1, got %s' % towers)
+  if towers == 1:
+    return network(images)
+  batch = tf.shape(images)[0]
+  # oneDNN's convolutions fail on an empty batch: pad a short one with
+  # blank images so that every tower has one, and drop their logits.
+  paddings = [[0, tf.maximum(towers - batch, 0)]] + [
+      [0, 0]] * (images.shape.rank - 1)
+  images = tf.pad(images, paddings)
+  padded = tf.maximum(batch, towers)
+  logits = []
+  for i in range(towers):
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True if i else None), \
+        tf.name_scope('tower_%d' % i):
+      logits.append(network(images[padded * i // towers:
+                                   padded * (i + 1) // towers]))
+  return tf.concat(logits, 0)[:batch]

@@ -1,0 +1,152 @@
+"""The zoo from the scripts: --net, --dataset, the articles' presets, and a
+checkpoint of every network through training, the loader and export."""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SMALL, one_line_error, run_script, tf
+from nets import nets_factory
+from resmnist import input_data, loader
+
+FASHION_DIR = os.path.join(ROOT, 'Fashion_MNIST_data')
+ZOO = sorted(set(nets_factory.networks_map) - {'resnet'})
+
+
+@pytest.mark.parametrize('name', sorted(nets_factory.networks_map))
+def test_flat_and_square_images_give_the_same_logits(name):
+  network_fn = nets_factory.get_network_fn(name, num_classes=10)
+  images = np.random.RandomState(0).rand(2, 784).astype(np.float32)
+  with tf.Graph().as_default():
+    flat = tf.placeholder(tf.float32, [None, 784])
+    square = tf.placeholder(tf.float32, [None, 28, 28, 1])
+    from_flat, _ = network_fn(flat)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+      from_square, _ = network_fn(square)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      a, b = sess.run([from_flat, from_square],
+                      {flat: images, square: images.reshape(-1, 28, 28, 1)})
+  assert a.shape == (2, 10)
+  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_factory_errors():
+  with pytest.raises(ValueError, match="unknown network 'alexnet'"):
+    nets_factory.get_network_fn('alexnet', 10)
+  with pytest.raises(ValueError, match='--batch_norm is not an option of '
+                     '--net=lenet5'):
+    nets_factory.network_options('lenet5', batch_norm=True)
+  assert nets_factory.network_options('bottleneck_resnet', stray_bias=True) == {
+      'stray_bias': True}
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match='784 pixels'):
+      nets_factory.get_network_fn('vgg16', 10)(tf.zeros([2, 32, 32, 1]))
+
+
+@pytest.fixture(scope='module')
+def zoo_data(tmp_path_factory):
+  from conftest import write_dataset
+  return write_dataset(str(tmp_path_factory.mktemp('data')), n_train=200,
+                       n_test=40)
+
+
+@pytest.mark.parametrize('name', ZOO)
+def test_every_network_trains_loads_and_exports(zoo_data, tmp_path, name):
+  model_dir = str(tmp_path / 'model')
+  trained = run_script('res_mnist.py', '--net=' + name, '--data_dir=' + zoo_data,
+                       '--model_dir=' + model_dir, '--max_steps=2',
+                       '--batch_size=4', '--log_every=1', '--nocheck_sha256',
+                       '--validation_size=20', '--seed=1')
+  assert trained.returncode == 0, trained.stderr
+  final = re.search(r'^test accuracy (\S+)$', trained.stdout, re.M).group(1)
+  with open(os.path.join(model_dir, 'model.json')) as f:
+    assert json.load(f)['net'] == name
+  data = input_data.read_data_sets(zoo_data, validation_size=0, sha256=None)
+  with loader.load(model_dir, log=lambda _: None) as model:
+    assert model.info['net'] == name and model.step_restored == 2
+    # The eval graph gives what training reported for the same checkpoint.
+    assert '%.4f' % model.evaluate(data.test)[0] == final
+    probabilities = model.predict(data.test.images[:3])
+  assert probabilities.shape == (3, 10)
+  np.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-5)
+  exported = run_script('res_mnist_export.py', '--model_dir=' + model_dir,
+                        '--export_dir=%s' % (tmp_path / 'export'))
+  assert exported.returncode == 0, exported.stderr
+  assert os.path.exists(tmp_path / 'export' / '2' / 'saved_model.pb')
+
+
+def test_eval_and_predict_read_the_network_and_dataset(zoo_data, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  trained = run_script('res_mnist.py', '--net=lenet5', '--dataset=fashion_mnist',
+                       '--data_dir=' + zoo_data, '--model_dir=' + model_dir,
+                       '--max_steps=3', *SMALL)
+  assert trained.returncode == 0, trained.stderr
+  evaluated = run_script('res_mnist_eval.py', '--model_dir=' + model_dir,
+                         '--data_dir=' + zoo_data, '--nocheck_sha256')
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert '(step 3), 40 test images' in evaluated.stdout
+  wrong = run_script('res_mnist_eval.py', '--model_dir=' + model_dir,
+                     '--data_dir=' + zoo_data, '--nocheck_sha256', '--net=vgg16')
+  assert ('holds a lenet5, not a vgg16 (--net)'
+          in one_line_error(wrong, 'res_mnist_eval.py'))
+  image = tmp_path / 'item.png'
+  with tf.Graph().as_default(), tf.Session() as sess:
+    pixels = np.full((40, 40, 3), 255, np.uint8)
+    pixels[8:32, 15:25] = 0
+    image.write_bytes(sess.run(tf.io.encode_png(pixels)))
+  predicted = run_script('res_mnist_predict.py', '--model_dir=' + model_dir,
+                         str(image))
+  assert predicted.returncode == 0, predicted.stderr
+  names = '|'.join(re.escape(n) for n in
+                   input_data.DATASETS['fashion_mnist'].class_names)
+  assert re.match(r'^%s: (%s)  \(((%s): [\d.]+%%(, )?){3}\)$'
+                  % (re.escape(str(image)), names, names),
+                  predicted.stdout.strip()), predicted.stdout
+  again = run_script('res_mnist.py', '--data_dir=' + zoo_data,
+                     '--model_dir=' + model_dir, '--max_steps=5', *SMALL)
+  assert ('holds a lenet5, not a resnet (--net); give another --model_dir'
+          in one_line_error(again))
+
+
+def test_article_preset(zoo_data, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  result = run_script('res_mnist.py', '--preset=article001', '--max_steps=2',
+                      '--data_dir=' + zoo_data, '--model_dir=' + model_dir,
+                      '--log_every=1', *SMALL[:2])
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(model_dir, 'model.json')) as f:
+    info = json.load(f)
+  assert info['net'] == 'bottleneck_resnet'
+  assert info['net_options'] == {'stray_bias': False}
+  recipe = info['recipe']
+  assert (recipe['batch_size'], recipe['learning_rate'],
+          recipe['lr_schedule']) == (10, 0.001, 'constant')
+
+
+def test_bad_zoo_flags(tmp_path):
+  for args, message in (
+      (['--net=lenet5', '--batch_norm'],
+       '--batch_norm is not an option of --net=lenet5'),
+      (['--net=resnet18', '--towers=2'],
+       '--towers=2 does not go with --net=resnet18, which has batch norm'),
+      (['--stray_bias'], '--stray_bias is not an option of --net=resnet')):
+    result = run_script('res_mnist.py', '--model_dir=%s' % tmp_path, *args)
+    assert message in one_line_error(result)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(
+    FASHION_DIR, input_data.TRAIN_IMAGES)), reason='Fashion-MNIST is not in '
+    'Fashion_MNIST_data/ (.ci/run copies it there)')
+def test_fashion_mnist_is_read_with_its_checksums():
+  data = input_data.read_data_sets(
+      FASHION_DIR, validation_size=5000,
+      sha256=input_data.FASHION_MNIST_SHA256)
+  assert (data.train.num_examples, data.validation.num_examples,
+          data.test.num_examples) == (55000, 5000, 10000)
+  # Balanced: 1,000 test images of each kind of clothing.
+  assert np.bincount(data.test.labels.argmax(1)).tolist() == [1000] * 10
+  with pytest.raises(input_data.DataError, match='SHA-256'):
+    input_data.read_data_sets(FASHION_DIR, sha256=input_data.MNIST_SHA256)
