@@ -23,8 +23,10 @@ with one) first does two things, before TensorFlow is used:
 Modules: `input_data` (the IDX reader), `recipe` (the settings of a training
 run), `training` (the training graph and the hooks of its loop), `loader`
 (the one way to load a trained model), `model_dir` (what a model directory
-holds), `checkpoints`, `runtime` (CPU session settings), `common_flags`
-(flags that several scripts share) and `cli` (how each script starts).
+holds), `checkpoints`, `runtime` (CPU session settings), `towers` (a batch
+split across copies of a network), `common_flags` (flags that several
+scripts share) and `cli` (how each script starts). The networks are in
+`nets/`.
 """
 import os
 import warnings

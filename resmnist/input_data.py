@@ -1,15 +1,18 @@
-"""Reads MNIST from its four IDX files, as TF1's `read_data_sets` did.
+"""Reads MNIST (or Fashion-MNIST) from its four IDX files, as TF1's
+`read_data_sets` did.
 
     from resmnist.input_data import read_data_sets
     mnist = read_data_sets('MNIST_data', one_hot=True)
     images, labels = mnist.train.next_batch(100)
+    fashion = read_data_sets('Fashion_MNIST_data', sha256=FASHION_MNIST_SHA256,
+                             mirrors=FASHION_MNIST_MIRRORS)   # or DATASETS[...]
 
 `tensorflow.examples.tutorials.mnist` is gone from TensorFlow, so this is the
 package's own reader with the same interface: train / validation / test
 sets, images `[N, 784]` float32 in [0, 1], one-hot labels, the validation set
 being the *first* `validation_size` training images.
 
-A missing file is downloaded from the public MNIST mirrors, tried in turn,
+A missing file is downloaded from the dataset's public mirrors, in turn,
 into a temporary name that is renamed only once the file checks out. Every
 file is checked (gzip stream, IDX magic number, counts, sizes, label range
 and, for the standard files, the SHA-256 of the decompressed bytes, which is
@@ -65,14 +68,14 @@ FASHION_MNIST_MIRRORS = (
     'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
 )
 
-Dataset = collections.namedtuple('Dataset', 'name data_dir sha256 mirrors '
-                                 'class_names')
+DatasetInfo = collections.namedtuple('DatasetInfo', 'name data_dir sha256 '
+                                     'mirrors class_names')
 
 # What `--dataset` names: default directory, checksums, mirrors, classes.
 DATASETS = {
-    'mnist': Dataset('mnist', 'MNIST_data', MNIST_SHA256, MIRRORS,
-                     tuple(str(digit) for digit in range(10))),
-    'fashion_mnist': Dataset(
+    'mnist': DatasetInfo('mnist', 'MNIST_data', MNIST_SHA256, MIRRORS,
+                         tuple(str(digit) for digit in range(10))),
+    'fashion_mnist': DatasetInfo(
         'fashion_mnist', 'Fashion_MNIST_data', FASHION_MNIST_SHA256,
         FASHION_MNIST_MIRRORS,
         ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
