@@ -55,6 +55,9 @@ flags.DEFINE_bool('batch_norm', False,
 flags.DEFINE_bool('stray_bias', False, 'bottleneck_resnet only: put back '
                   'article 001\'s extra bias after each unit\'s sum (its '
                   'failure).')
+flags.DEFINE_bool('canonical_bottleneck', False, 'bottleneck_resnet only: '
+                  'the canonical bottleneck unit (batch norm, no ReLU before '
+                  'the sum, He init) instead of the article\'s.')
 
 # Training; the defaults are the original's
 flags.DEFINE_enum('preset', None, ['best', 'article001', 'article002',

@@ -125,7 +125,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
   return network_fn
 
 
-def network_options(name, batch_norm=False, stray_bias=False):
+def network_options(name, batch_norm=False, stray_bias=False,
+                    canonical_bottleneck=False):
   """The options of network `name` that the training flags set.
 
   Returns:
@@ -138,11 +139,14 @@ def network_options(name, batch_norm=False, stray_bias=False):
   """
   parameters = inspect.signature(networks_map[name]).parameters
   options = {}
-  for option, value in (('batch_norm', batch_norm), ('stray_bias', stray_bias)):
+  for flag, option, value in (
+      ('batch_norm', 'batch_norm', batch_norm),
+      ('stray_bias', 'stray_bias', stray_bias),
+      ('canonical_bottleneck', 'canonical', canonical_bottleneck)):
     if option in parameters:
       options[option] = value
     elif value:
-      raise ValueError('--%s is not an option of --net=%s' % (option, name))
+      raise ValueError('--%s is not an option of --net=%s' % (flag, name))
   return options
 
 

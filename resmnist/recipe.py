@@ -21,6 +21,8 @@ class Recipe:
       for the networks that have it as an option).
     stray_bias: `bottleneck_resnet` only: article 001's extra bias after
       each unit's sum, to reproduce its failure.
+    canonical_bottleneck: `bottleneck_resnet` only: the canonical unit
+      (batch norm, no ReLU before the sum, He init) instead of the article's.
     batch_size: images per training step.
     learning_rate: initial rate of Adam.
     lr_schedule: 'exponential' (the original's `exponential_decay`),
@@ -44,6 +46,7 @@ class Recipe:
   dataset: str = 'mnist'
   batch_norm: bool = False
   stray_bias: bool = False
+  canonical_bottleneck: bool = False
   batch_size: int = 100
   learning_rate: float = 0.003
   lr_schedule: str = 'exponential'
@@ -70,8 +73,9 @@ class Recipe:
     """Keyword arguments of the network function; ValueError if `net` lacks
     one that is set."""
     from nets import nets_factory  # the networks pull in TensorFlow
-    return nets_factory.network_options(self.net, batch_norm=self.batch_norm,
-                                        stray_bias=self.stray_bias)
+    return nets_factory.network_options(
+        self.net, batch_norm=self.batch_norm, stray_bias=self.stray_bias,
+        canonical_bottleneck=self.canonical_bottleneck)
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Recipe))

@@ -39,8 +39,15 @@ def test_factory_errors():
   with pytest.raises(ValueError, match='--batch_norm is not an option of '
                      '--net=lenet5'):
     nets_factory.network_options('lenet5', batch_norm=True)
-  assert nets_factory.network_options('bottleneck_resnet', stray_bias=True) == {
-      'stray_bias': True}
+  options = nets_factory.network_options('bottleneck_resnet', stray_bias=True)
+  assert options == {'stray_bias': True, 'canonical': False}
+  assert not nets_factory.has_batch_norm('bottleneck_resnet', options)
+  canonical = nets_factory.network_options('bottleneck_resnet',
+                                           canonical_bottleneck=True)
+  assert nets_factory.has_batch_norm('bottleneck_resnet', canonical)
+  with pytest.raises(ValueError, match='--canonical_bottleneck is not an '
+                     'option of --net=deep_mnist'):
+    nets_factory.network_options('deep_mnist', canonical_bottleneck=True)
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match='784 pixels'):
       nets_factory.get_network_fn('vgg16', 10)(tf.zeros([2, 32, 32, 1]))
@@ -120,7 +127,7 @@ def test_article_preset(zoo_data, tmp_path):
   with open(os.path.join(model_dir, 'model.json')) as f:
     info = json.load(f)
   assert info['net'] == 'bottleneck_resnet'
-  assert info['net_options'] == {'stray_bias': False}
+  assert info['net_options'] == {'stray_bias': False, 'canonical': False}
   recipe = info['recipe']
   assert (recipe['batch_size'], recipe['learning_rate'],
           recipe['lr_schedule']) == (10, 0.001, 'constant')
