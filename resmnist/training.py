@@ -158,7 +158,7 @@ def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
   `data.validation`. Returns the `ProgressHook` too, for its step and loss.
   """
   progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps,
-                                   settings.log_every, clock)
+                          settings.log_every, clock)
   loss = graph.cross_entropy
   # NanTensorHook checks for NaN only; an infinite loss is as bad.
   finite_or_nan = tf.where(tf.math.is_finite(loss), loss, np.nan)
