@@ -88,7 +88,8 @@ flags.DEFINE_float('weight_decay', 0.0, 'L2 weight decay of the conv and '
                    'fully connected weights (the original had 0.0001 '
                    'commented out).', lower_bound=0)
 flags.DEFINE_bool('augment', False, 'Random shifts, rotations and scaling of '
-                  'the training images (no flips: digits are not symmetric).')
+                  'the training images; left-right flips too on Fashion-MNIST '
+                  '(a mirrored shoe is a shoe, a mirrored 2 is not a 2).')
 flags.DEFINE_integer('seed', None, 'Seed of the weights, dropout and data '
                      'order; unset: a different run each time.')
 

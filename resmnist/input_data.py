@@ -69,17 +69,19 @@ FASHION_MNIST_MIRRORS = (
 )
 
 DatasetInfo = collections.namedtuple('DatasetInfo', 'name data_dir sha256 '
-                                     'mirrors class_names')
+                                     'mirrors class_names mirror_invariant')
 
-# What `--dataset` names: default directory, checksums, mirrors, classes.
+# What `--dataset` names: default directory, checksums, mirrors, classes, and
+# whether a left-right mirrored image is still of its class (a shoe is, a
+# 2 is not), which is what lets augmentation flip it.
 DATASETS = {
     'mnist': DatasetInfo('mnist', 'MNIST_data', MNIST_SHA256, MIRRORS,
-                         tuple(str(digit) for digit in range(10))),
+                         tuple(str(digit) for digit in range(10)), False),
     'fashion_mnist': DatasetInfo(
         'fashion_mnist', 'Fashion_MNIST_data', FASHION_MNIST_SHA256,
         FASHION_MNIST_MIRRORS,
         ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
-         'Shirt', 'Sneaker', 'Bag', 'Ankle boot')),
+         'Shirt', 'Sneaker', 'Bag', 'Ankle boot'), True),
 }
 
 IMAGES_MAGIC = 2051

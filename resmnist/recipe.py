@@ -33,7 +33,8 @@ class Recipe:
     warmup_steps: linear warm-up steps of the cosine schedule.
     max_steps: global step at which training stops.
     weight_decay: L2 decay of the conv and fully connected weights.
-    augment: random shifts, rotations and scaling of the training images.
+    augment: random shifts, rotations and scaling of the training images,
+      and left-right flips where the dataset allows them (Fashion-MNIST).
     seed: graph-level seed (weights, dropout, augmentation) and data order;
       None gives a different run each time.
     towers: split each batch into this many towers that share the weights

@@ -22,6 +22,7 @@ from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from resmnist import input_data
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
 from nets import nets_factory
 import res_mnist_inference as model
@@ -50,13 +51,18 @@ def format_seconds(seconds):
 
 def distort_images(images, seed=None, max_rotation_degrees=MAX_ROTATION_DEGREES,
                    max_shift_pixels=MAX_SHIFT_PIXELS,
-                   max_scale_change=MAX_SCALE_CHANGE):
+                   max_scale_change=MAX_SCALE_CHANGE, flip=False):
   """Random rotation, scaling and shift of each image of a `[B, 784]` batch.
 
   One projective transform per image (`ImageProjectiveTransformV3`, bilinear,
-  black outside), each parameter drawn uniformly within its range.
+  black outside), each parameter drawn uniformly within its range; with
+  `flip`, half the images are first mirrored left to right.
   """
   batch = tf.shape(images)[0]
+  if flip:
+    images = tf.reshape(tf.image.random_flip_left_right(
+        tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1]), seed=seed),
+                        [-1, IMAGE_PIXELS])
   angle = tf.random.uniform([batch], -1.0, 1.0, seed=seed) * (
       max_rotation_degrees * math.pi / 180)
   scale = 1.0 + tf.random.uniform([batch], -1.0, 1.0, seed=seed) * max_scale_change
@@ -117,7 +123,10 @@ def build_training_graph(recipe):
     tf.set_random_seed(recipe.seed)
   images = tf.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x-input')
   labels = tf.placeholder(tf.float32, [None, NUM_CLASSES], name='y-input')
-  distorted = distort_images(images) if recipe.augment else images
+  # Only clothes are flipped: a mirrored digit is not that digit. (MNIST's
+  # graph has no flip op, so its random ops keep their seeds.)
+  flip = input_data.DATASETS[recipe.dataset].mirror_invariant
+  distorted = distort_images(images, flip=flip) if recipe.augment else images
   # Resource variables: see `res_mnist_inference.training`.
   with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
     logits = nets_factory.network_logits(

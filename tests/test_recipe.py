@@ -131,6 +131,31 @@ def test_distort_images_stays_in_range():
   assert not np.allclose(value, images)
 
 
+def test_distort_images_flips_only_when_asked():
+  images = np.zeros((64, 28, 28), np.float32)
+  images[:, :, :5] = 1.0  # a bar on the left edge
+  still = dict(max_rotation_degrees=0.0, max_scale_change=0.0,
+               max_shift_pixels=0.0)
+  with tf.Graph().as_default():
+    flipped = training.distort_images(tf.constant(images.reshape(64, 784)),
+                                      seed=1, flip=True, **still)
+    with tf.Session() as sess:
+      out = sess.run(flipped).reshape(64, 28, 28)
+  mirrored = np.isclose(out, images[:, :, ::-1], atol=1e-6).all(axis=(1, 2))
+  kept = np.isclose(out, images, atol=1e-6).all(axis=(1, 2))
+  assert (mirrored | kept).all()
+  assert 16 <= mirrored.sum() <= 48  # about half, each image on its own
+
+
+def test_only_fashion_mnist_graphs_flip():
+  for dataset, flips in (('mnist', False), ('fashion_mnist', True)):
+    with tf.Graph().as_default() as graph:
+      training.build_training_graph(Recipe(net='lenet5', dataset=dataset,
+                                           augment=True))
+      ops = [op.type for op in graph.get_operations()]
+    assert ('ReverseV2' in ops) == flips, dataset
+
+
 def test_cosine_schedule():
   recipe = Recipe(lr_schedule='cosine', learning_rate=0.01, warmup_steps=10,
                   max_steps=110)
