@@ -17,7 +17,14 @@ preset.
 The loop is TensorFlow's own `MonitoredSession` with its hooks; the graph
 comes from `resmnist.training.build_training_graph(recipe)`, where `recipe`
 holds every setting of the run, made from the flags in `main`.
+
+With --ps_hosts, --worker_hosts, --job_name and --task_index (or a TF_CONFIG
+environment variable) it is one task of a TF1 cluster: parameter servers
+hold the variables, every worker trains, worker 0 (the chief) checkpoints
+(`resmnist/cluster.py`, docs/distributed.md; `res_mnist_cluster.py` starts
+a cluster on this machine).
 """
+import contextlib
 import os
 import signal
 import sys
@@ -28,6 +35,7 @@ import tensorflow.compat.v1 as tf
 
 from resmnist import checkpoints
 from resmnist import cli
+from resmnist import cluster as clusters
 from resmnist import common_flags
 from resmnist import input_data
 from resmnist import loader
@@ -122,6 +130,26 @@ flags.DEFINE_integer('max_to_keep', 5, 'Most recent checkpoints kept.',
 flags.DEFINE_bool('fresh', False, 'Ignore checkpoints in --model_dir and '
                   'start from step 0 (later saves overwrite them).')
 
+# Cluster: TF1 between-graph replication (docs/distributed.md)
+flags.DEFINE_string('ps_hosts', None, 'Parameter servers, host:port,...; '
+                    'with --worker_hosts and --job_name, this process is one '
+                    'task of a cluster. Without them, TF_CONFIG is read; with '
+                    'neither, training is one process.')
+flags.DEFINE_string('worker_hosts', None, 'Workers, host:port,...; the first '
+                    'is the chief, which checkpoints and validates. '
+                    '--batch_size is per worker.')
+flags.DEFINE_enum('job_name', None, ['ps', 'worker'], 'This task\'s job.')
+flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job.',
+                     lower_bound=0)
+flags.DEFINE_bool('sync_replicas', False, 'Average every worker\'s gradients '
+                  'in each update (SyncReplicasOptimizer); default: each '
+                  'worker updates as it goes (async).')
+flags.DEFINE_integer('cluster_wait_secs', 120, 'How long a task waits for '
+                     'another: a worker for the parameter servers and the '
+                     'chief\'s initialisation, a parameter server for the '
+                     'other workers to finish once the chief has.',
+                     lower_bound=1)
+
 flags.register_validator('learning_rate', lambda value: value > 0,
                          message='must be greater than 0')
 flags.register_validator('learning_rate_decay', lambda value: value > 0,
@@ -176,30 +204,53 @@ def _checkpoint_to_resume(settings, net, var_list):
   return path
 
 
-def train(data, recipe, settings):
-  """Trains `recipe` on `data` in `settings.model_dir`; prints the results."""
-  graph = training.build_training_graph(recipe)
+def train(data, recipe, settings, cluster=None):
+  """Trains `recipe` on `data` in `settings.model_dir`; prints the results.
+
+  With a `cluster`, this process is one of its workers; only the chief
+  (worker 0) restores, saves, validates and reports.
+  """
+  chief = cluster is None or cluster.is_chief
+  sync_replicas = cluster.num_workers if cluster and FLAGS.sync_replicas else 0
+  with (tf.device(clusters.device_setter(cluster)) if cluster
+        else contextlib.nullcontext()):
+    graph = training.build_training_graph(recipe, sync_replicas)
   _check_memory(recipe.batch_size, recipe.towers)
   config = runtime.session_config(recipe.towers, recipe.bfloat16,
                                   recipe.threads)
   info = model_dirs.model_info(recipe.net, recipe.net_options(),
                                recipe.dataset, recipe.as_dict())
-  with loader.EvalModel(info, runtime.eval_towers(net=recipe.net),
-                        config) as evaluator, \
+  with (loader.EvalModel(info, runtime.eval_towers(net=recipe.net), config)
+        if chief else contextlib.nullcontext()) as evaluator, \
       training.stop_requested_by_signals() as stop_request:
     # Relative paths in the `checkpoint` file: a model dir can be moved.
     saver = tf.train.Saver(max_to_keep=settings.max_to_keep,
                            save_relative_paths=True)
     clock = training.TrainingClock()
     progress, hooks = training.loop_hooks(graph, recipe, settings, saver,
-                                          clock, stop_request, evaluator, data)
-    start = _checkpoint_to_resume(settings, recipe.net, tf.global_variables())
-    if start:
-      saver.recover_last_checkpoints(checkpoints.checkpoints_on_disk(
-          settings.model_dir))
-    model_dirs.write_info(settings.model_dir, info)
+                                          clock, stop_request, evaluator, data,
+                                          chief)
+    start = None
+    if chief:
+      start = _checkpoint_to_resume(settings, recipe.net,
+                                    tf.global_variables())
+      if start:
+        saver.recover_last_checkpoints(checkpoints.checkpoints_on_disk(
+            settings.model_dir))
+      model_dirs.write_info(settings.model_dir, info)
     try:
-      _run_loop(graph, recipe, data, hooks, progress, saver, start, config)
+      if cluster:
+        server, session_creator = _cluster_session(cluster, saver, start,
+                                                   config)
+      else:
+        session_creator = tf.train.ChiefSessionCreator(
+            scaffold=tf.train.Scaffold(saver=saver), config=config,
+            checkpoint_filename_with_path=start)
+      _run_loop(graph, recipe, data, hooks, progress, session_creator, start,
+                # The sync chief's queue runner never returns by itself.
+                stop_grace_period_secs=2 if cluster else 120)
+      if cluster:
+        clusters.say_done(cluster, server, config, FLAGS.cluster_wait_secs)
     except tf.errors.OpError as e:  # e.g. the disk is full
       saving = any(op in e.message for op in ('SaveV2', 'MergeV2Checkpoints'))
       checkpoints.remove_partial_saves(settings.model_dir)
@@ -217,6 +268,9 @@ def train(data, recipe, settings):
              tf.train.latest_checkpoint(settings.model_dir)))
     finally:
       _close_summary_writers()
+    if not chief:
+      print('worker %d done at step %d' % (cluster.task_index, progress.step))
+      return
     final = tf.train.latest_checkpoint(settings.model_dir)
     if stop_request.signum is not None:
       raise training.Interrupted(
@@ -228,12 +282,29 @@ def train(data, recipe, settings):
     _report(evaluator, data, final, settings)
 
 
-def _run_loop(graph, recipe, data, hooks, progress, saver, start, config):
+def _cluster_session(cluster, saver, start, config):
+  """This worker's server and session creator, once the ps can be reached."""
+  config = clusters.session_config(cluster, config)
+  server = clusters.start_server(cluster, config)
+  if FLAGS.sync_replicas:
+    clusters.quiet_cancelled_queue_runners()
+  scaffold = tf.train.Scaffold(saver=saver)
+  if cluster.is_chief:
+    creator = tf.train.ChiefSessionCreator(
+        scaffold=scaffold, master=server.target, config=config,
+        checkpoint_filename_with_path=start)
+  else:
+    creator = clusters.WorkerSessionCreator(scaffold, server.target, config,
+                                            FLAGS.cluster_wait_secs)
+  return server, creator
+
+
+def _run_loop(graph, recipe, data, hooks, progress, session_creator, start,
+              stop_grace_period_secs):
   """The training loop; feeds the batches that an unbroken run would see."""
-  session_creator = tf.train.ChiefSessionCreator(
-      scaffold=tf.train.Scaffold(saver=saver), config=config,
-      checkpoint_filename_with_path=start)
-  with tf.train.MonitoredSession(session_creator, hooks) as session:
+  with tf.train.MonitoredSession(
+      session_creator, hooks,
+      stop_grace_period_secs=stop_grace_period_secs) as session:
     if start:
       print('Restored %s: continuing from step %d' % (start, progress.step))
     if progress.step >= recipe.max_steps:
@@ -306,21 +377,46 @@ def main(_):
              % (FLAGS.towers, '--batch_norm' if recipe.batch_norm else
                 '--net=%s, which has batch norm' % recipe.net))
   try:
+    cluster = clusters.from_flags(FLAGS.ps_hosts, FLAGS.worker_hosts,
+                                  FLAGS.job_name, FLAGS.task_index, os.environ)
+    if cluster and cluster.job_name == 'ps':
+      config = runtime.session_config()
+      try:
+        clusters.serve_until_done(cluster, clusters.start_server(cluster,
+                                                                 config),
+                                  config, FLAGS.cluster_wait_secs)
+      except KeyboardInterrupt:
+        sys.exit('res_mnist.py: parameter server %d interrupted'
+                 % cluster.task_index)
+      return
+    if cluster:  # before anything slow: a misconfigured cluster shows now
+      clusters.wait_for_parameter_servers(cluster, FLAGS.cluster_wait_secs)
+    chief = cluster is None or cluster.is_chief
+    # Each worker draws its own batches (weights come from the chief).
+    seed = FLAGS.seed
+    if seed is not None and cluster:
+      seed += cluster.task_index
     data = common_flags.read_data(FLAGS, recipe.dataset,
-                                  FLAGS.validation_size, FLAGS.seed)
+                                  FLAGS.validation_size, seed)
     if FLAGS.epochs:
-      recipe = recipe.with_epochs(FLAGS.epochs, data.train.num_examples)
+      # A sync step takes a batch from every worker, an async step one.
+      workers = cluster.num_workers if cluster and FLAGS.sync_replicas else 1
+      recipe = recipe.with_epochs(FLAGS.epochs,
+                                  data.train.num_examples // workers)
     if recipe.batch_size > data.train.num_examples:
       raise training.TrainingError(
           '--batch_size=%d is more than the %d training images'
           % (recipe.batch_size, data.train.num_examples))
-    model_dirs.make(FLAGS.model_dir)
     settings = training.LoopSettings(
         **{name: FLAGS[name].value for name in training.LoopSettings._fields})
-    with model_dirs.Lock(FLAGS.model_dir):
-      train(data, recipe, settings)
+    if chief:
+      model_dirs.make(FLAGS.model_dir)
+    with (model_dirs.Lock(FLAGS.model_dir) if chief
+          else contextlib.nullcontext()):
+      train(data, recipe, settings, cluster)
   except (input_data.DataError, checkpoints.CheckpointError,
-          model_dirs.ModelDirError, training.TrainingError) as e:
+          model_dirs.ModelDirError, training.TrainingError,
+          clusters.ClusterError) as e:
     sys.exit('res_mnist.py: error: %s' % e)
   except training.Interrupted as e:
     print('res_mnist.py: interrupted by %s' % e, file=sys.stderr)

@@ -144,8 +144,11 @@ def loss(logits, labels):
       labels=tf.argmax(labels, 1), logits=logits), name='cross_entropy')
 
 
-def training(total_loss, learning_rate, global_step):
+def training(total_loss, learning_rate, global_step, optimizer=None):
   """Adam on `total_loss`; returns the train op, a tensor of the new step.
+
+  `optimizer` replaces Adam at `learning_rate`, e.g. a
+  `tf.train.SyncReplicasOptimizer` wrapping it (distributed training).
 
   GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
   which stops oneDNN from fusing BiasAddGrad into the filter gradient and
@@ -158,7 +161,8 @@ def training(total_loss, learning_rate, global_step):
   the update (fetching `global_step` beside it could read the resource
   variable before the increment).
   """
-  minimize = tf.train.AdamOptimizer(learning_rate).minimize(
+  optimizer = optimizer or tf.train.AdamOptimizer(learning_rate)
+  minimize = optimizer.minimize(
       total_loss, global_step=global_step,
       gate_gradients=tf.train.Optimizer.GATE_NONE)
   with tf.control_dependencies([minimize]):

@@ -107,11 +107,15 @@ def configure_learning_rate(recipe, global_step):
 
 TrainingGraph = collections.namedtuple(
     'TrainingGraph', 'images labels train_op cross_entropy global_step '
-    'learning_rate summary_op best_accuracy')
+    'learning_rate summary_op best_accuracy sync_optimizer')
 
 
-def build_training_graph(recipe):
+def build_training_graph(recipe, sync_replicas=0):
   """The training step of `recipe`, in the default graph.
+
+  With `sync_replicas` > 0, each update averages the gradients of that many
+  workers (`tf.train.SyncReplicasOptimizer`, then `sync_optimizer`, whose
+  session hook each worker needs); else updates are applied as they come.
 
   Dropout, batch norm (batch statistics, moving averages updated in place)
   and augmentation are on unconditionally: evaluation has a graph of its
@@ -136,8 +140,13 @@ def build_training_graph(recipe):
     global_step = tf.train.get_or_create_global_step()
   cross_entropy = model.loss(logits, labels)
   learning_rate = configure_learning_rate(recipe, global_step)
+  sync_optimizer = None
+  if sync_replicas:
+    sync_optimizer = tf.train.SyncReplicasOptimizer(
+        tf.train.AdamOptimizer(learning_rate),
+        replicas_to_aggregate=sync_replicas, total_num_replicas=sync_replicas)
   train_op = model.training(cross_entropy + tf.losses.get_regularization_loss(),
-                            learning_rate, global_step)
+                            learning_rate, global_step, sync_optimizer)
   batch_accuracy = tf.cast(model.evaluation(logits, labels),
                            tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
   tf.summary.scalar('loss', cross_entropy)
@@ -148,7 +157,8 @@ def build_training_graph(recipe):
   best_accuracy = tf.Variable(-1.0, trainable=False, use_resource=True,
                               name='best_validation_accuracy')
   return TrainingGraph(images, labels, train_op, cross_entropy, global_step,
-                       learning_rate, tf.summary.merge_all(), best_accuracy)
+                       learning_rate, tf.summary.merge_all(), best_accuracy,
+                       sync_optimizer)
 
 
 # The loop's settings besides the recipe; fields named as their flags.
@@ -158,13 +168,15 @@ LoopSettings = collections.namedtuple(
 
 
 def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
-               evaluator=None, data=None):
+               evaluator=None, data=None, chief=True):
   """The training loop's hooks, in the order they run after each step.
 
   The NaN check comes before the checkpoint hook, so that the weights of a
   step whose loss is not finite are never saved. With
   `settings.eval_every`, `evaluator` (a `loader.EvalModel`) evaluates
-  `data.validation`. Returns the `ProgressHook` too, for its step and loss.
+  `data.validation`. Only the chief (`chief`: a single process is one)
+  saves checkpoints and summaries and validates. Returns the `ProgressHook`
+  too, for its step and loss.
   """
   progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps,
                           settings.log_every, clock)
@@ -176,6 +188,12 @@ def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
       tf.train.NanTensorHook(finite_or_nan),
       tf.train.StopAtStepHook(last_step=recipe.max_steps),
       StopOnSignalHook(stop_request),
+  ]
+  if graph.sync_optimizer:
+    hooks.append(graph.sync_optimizer.make_session_run_hook(chief))
+  if not chief:
+    return progress, hooks
+  hooks += [
       tf.train.CheckpointSaverHook(settings.model_dir,
                                    save_steps=settings.save_every, saver=saver,
                                    checkpoint_basename=settings.model_name),
@@ -241,7 +259,8 @@ class ProgressHook(tf.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     self.step, self.loss = run_values.results['step'], run_values.results['loss']
-    if self.step % self._log_every:
+    # A sync worker's first steps can end before the chief's first update.
+    if self.step % self._log_every or self.step == self._window[1]:
       return
     now, window_step = self._clock.elapsed(), self._window[1]
     seconds_per_step = (now - self._window[0]) / max(self.step - window_step, 1)

@@ -1,0 +1,283 @@
+"""Training on several machines: TF1's between-graph replication over gRPC.
+
+As in TensorFlow's `mnist_replica.py`: parameter-server tasks hold the
+variables (`replica_device_setter`), every worker task builds the same graph
+and trains it, and worker 0, the chief, initialises or restores the
+variables, validates and writes the checkpoints. The cluster comes from the
+classic flags (`--ps_hosts`, `--worker_hosts`, `--job_name`, `--task_index`)
+or, without them, from the `TF_CONFIG` environment variable that Kubernetes'
+TFJob and other launchers set; with neither, training is one process.
+
+What TF1 leaves to each script, done here: the parameter servers end when
+the work is done (each worker puts its index on a "done" queue that every
+parameter server holds), a task that cannot reach the parameter servers says
+so after a bounded wait, non-chief workers notice the chief's initialisation
+within a second (not TensorFlow's 30), and each session talks only to the
+parameter servers and itself (`device_filters`), so that it does not wait
+for every other task.
+"""
+import collections
+import json
+import socket
+import threading
+import time
+
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import tensorflow.compat.v1 as tf
+
+# How often a waiting task looks again (and notices Ctrl-C).
+POLL_SECONDS = 1.0
+
+
+class ClusterError(Exception):
+  """The cluster is misdescribed or a task cannot be reached."""
+
+
+class Cluster(collections.namedtuple('Cluster',
+                                     'spec job_name task_index source')):
+  """A `tf.train.ClusterSpec` and this task's place in it.
+
+  `source` names where it came from ('flags' or 'TF_CONFIG'), for messages.
+  """
+
+  @property
+  def num_workers(self):
+    return self.spec.num_tasks('worker')
+
+  @property
+  def is_chief(self):
+    return self.job_name == 'worker' and self.task_index == 0
+
+  @property
+  def device(self):
+    return '/job:%s/task:%d' % (self.job_name, self.task_index)
+
+  def address(self, job, index):
+    return self.spec.task_address(job, index)
+
+
+def _hosts(text, flag):
+  """`host:port` strings of a comma-separated list, checked."""
+  hosts = [host.strip() for host in text.split(',')]
+  for host in hosts:
+    name, _, port = host.rpartition(':')
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+      raise ClusterError('%s: %r is not host:port (e.g. 10.0.0.1:2222)'
+                         % (flag, host))
+  if len(set(hosts)) < len(hosts):
+    raise ClusterError('%s: a host:port is listed twice: %s' % (flag, text))
+  return hosts
+
+
+def _make(jobs, job_name, task_index, source, where):
+  """The `Cluster` after checking what every source must get right."""
+  if not jobs.get('ps') or not jobs.get('worker'):
+    raise ClusterError('%s: a cluster needs at least one ps and one worker '
+                       'host' % where)
+  shared = set(jobs['ps']) & set(jobs['worker'])
+  if shared:
+    raise ClusterError('%s: %s is both a ps and a worker' % (where,
+                                                            sorted(shared)[0]))
+  if job_name not in jobs:
+    raise ClusterError('%s: the job must be ps or worker, not %r'
+                       % (where, job_name))
+  if not 0 <= task_index < len(jobs[job_name]):
+    raise ClusterError('%s: task index %d is not among the %d %s task(s)'
+                       % (where, task_index, len(jobs[job_name]), job_name))
+  return Cluster(tf.train.ClusterSpec(jobs), job_name, task_index, source)
+
+
+def from_flags(ps_hosts, worker_hosts, job_name, task_index, environ):
+  """The cluster of the flags, else of `environ['TF_CONFIG']`, else None."""
+  if ps_hosts or worker_hosts or job_name:
+    if not (ps_hosts and worker_hosts and job_name):
+      raise ClusterError('--ps_hosts, --worker_hosts and --job_name go '
+                         'together: give all three (and --task_index), or '
+                         'none for one process')
+    jobs = {'ps': _hosts(ps_hosts, '--ps_hosts'),
+            'worker': _hosts(worker_hosts, '--worker_hosts')}
+    return _make(jobs, job_name, task_index, 'flags', '--job_name/--task_index')
+  if environ.get('TF_CONFIG'):
+    return from_tf_config(environ['TF_CONFIG'])
+  return None
+
+
+def from_tf_config(text):
+  """The cluster of a `TF_CONFIG` value (JSON with "cluster" and "task").
+
+  A "chief" job (as TFJob names it) becomes worker 0 and the "worker" tasks
+  follow it, so that the chief's index here is 0 as with the flags.
+  """
+  try:
+    config = json.loads(text)
+    cluster, task = config['cluster'], config['task']
+    job_name, task_index = task['type'], int(task.get('index', 0))
+    chief = list(cluster.get('chief', []))
+    jobs = {'ps': list(cluster.get('ps', [])),
+            'worker': chief + list(cluster.get('worker', []))}
+  except (ValueError, KeyError, TypeError, AttributeError) as e:
+    raise ClusterError('TF_CONFIG is not {"cluster": {...}, "task": {"type": '
+                       '..., "index": ...}} (%s: %s)' % (type(e).__name__, e))
+  unknown = set(cluster) - {'chief', 'ps', 'worker'}
+  if unknown:
+    raise ClusterError('TF_CONFIG: job(s) %s are not supported here (only '
+                       'chief, worker and ps)' % ', '.join(sorted(unknown)))
+  if len(chief) > 1:
+    raise ClusterError('TF_CONFIG: there can be one chief, not %d'
+                       % len(chief))
+  if job_name == 'chief':
+    job_name = 'worker'
+  elif job_name == 'worker':
+    task_index += len(chief)
+  for job in jobs:
+    _hosts(','.join(jobs[job]), 'TF_CONFIG %s' % job)
+  return _make(jobs, job_name, task_index, 'TF_CONFIG', 'TF_CONFIG task')
+
+
+def start_server(cluster, config):
+  """This task's `tf.distribute.Server` (it serves on every interface)."""
+  try:
+    return tf.distribute.Server(cluster.spec, job_name=cluster.job_name,
+                                task_index=cluster.task_index, config=config)
+  except (tf.errors.OpError, ValueError) as e:
+    raise ClusterError('cannot start the %s %d server on %s: %s'
+                       % (cluster.job_name, cluster.task_index,
+                          cluster.address(cluster.job_name,
+                                          cluster.task_index),
+                          str(getattr(e, 'message', e)).splitlines()[0]))
+
+
+def session_config(cluster, config):
+  """`config` with the device filters of this task (ps and itself only)."""
+  config = tf.ConfigProto.FromString(config.SerializeToString())
+  config.device_filters[:] = ['/job:ps', cluster.device]
+  return config
+
+
+def device_setter(cluster):
+  """Variables on the parameter servers, everything else on this worker."""
+  return tf.train.replica_device_setter(worker_device=cluster.device,
+                                        cluster=cluster.spec)
+
+
+def wait_for_parameter_servers(cluster, timeout):
+  """ClusterError unless every ps accepts a connection within `timeout` s.
+
+  TensorFlow itself would wait for ever, logging every 10 s.
+  """
+  deadline = time.time() + timeout
+  for index in range(cluster.spec.num_tasks('ps')):
+    address = cluster.address('ps', index)
+    host, _, port = address.rpartition(':')
+    while True:
+      try:
+        socket.create_connection((host, int(port)), timeout=POLL_SECONDS).close()
+        break
+      except OSError as e:
+        if time.time() > deadline:
+          raise ClusterError('cannot reach parameter server %d at %s after '
+                             '%d s (%s); is it started, and is the port open?'
+                             % (index, address, timeout,
+                                e.strerror or type(e).__name__))
+        time.sleep(POLL_SECONDS)
+
+
+def _done_queues(cluster):
+  """One queue per parameter server, on it, that workers put their index on."""
+  queues = []
+  for index in range(cluster.spec.num_tasks('ps')):
+    with tf.device('/job:ps/task:%d' % index):
+      queues.append(tf.FIFOQueue(cluster.num_workers, tf.int32, shapes=[],
+                                 shared_name='done_queue_%d' % index,
+                                 name='done_queue_%d' % index))
+  return queues
+
+
+def say_done(cluster, server, config, timeout):
+  """Tells every parameter server that this worker has finished."""
+  with tf.Graph().as_default():
+    enqueues = [queue.enqueue(cluster.task_index)
+                for queue in _done_queues(cluster)]
+    with tf.Session(server.target, config=session_config(cluster,
+                                                         config)) as sess:
+      sess.run(enqueues, options=tf.RunOptions(
+          timeout_in_ms=int(timeout * 1000)))
+
+
+def serve_until_done(cluster, server, config, grace_secs, log=print):
+  """A parameter server's life: serves until the workers are done.
+
+  Ends when the chief and every other worker have said so, or `grace_secs`
+  after the chief did (a worker that died does not keep it alive).
+  """
+  with tf.Graph().as_default():
+    dequeue = _done_queues(cluster)[cluster.task_index].dequeue()
+    done, chief_done_at = set(), None
+    poll = tf.RunOptions(timeout_in_ms=int(POLL_SECONDS * 1000))
+    with tf.Session(server.target,
+                    config=session_config(cluster, config)) as sess:
+      log('parameter server %d serving at %s for %d worker(s)'
+          % (cluster.task_index, cluster.address('ps', cluster.task_index),
+             cluster.num_workers))
+      while len(done) < cluster.num_workers:
+        if chief_done_at and time.time() > chief_done_at + grace_secs:
+          log('parameter server %d: worker(s) %s did not finish within %d s '
+              'of the chief; stopping' % (
+                  cluster.task_index,
+                  ', '.join(str(i) for i in range(cluster.num_workers)
+                            if i not in done), grace_secs))
+          break
+        try:
+          done.add(sess.run(dequeue, options=poll))
+        except tf.errors.DeadlineExceededError:
+          continue
+        if 0 in done and chief_done_at is None:
+          chief_done_at = time.time()
+      else:
+        log('parameter server %d: all %d worker(s) done'
+            % (cluster.task_index, cluster.num_workers))
+
+
+def quiet_cancelled_queue_runners():
+  """No traceback when a closing session cancels a queue runner's step.
+
+  The sync chief's token queue runner waits on the parameter server for
+  gradients that no worker will send once training is over; closing the
+  session cancels that wait, which is the end it should have, not an error.
+  """
+  previous = threading.excepthook
+
+  def excepthook(args):
+    if not (issubclass(args.exc_type, tf.errors.CancelledError) and
+            args.thread.name.startswith('QueueRunnerThread')):
+      previous(args)
+  threading.excepthook = excepthook
+
+
+class WorkerSessionCreator(tf.train.SessionCreator):
+  """A non-chief worker's session, once the chief has initialised it.
+
+  As `tf.train.WorkerSessionCreator`, but it looks every second, not every
+  30, and gives up after `timeout` seconds with a ClusterError.
+  """
+
+  def __init__(self, scaffold, master, config, timeout):
+    self._scaffold = scaffold
+    self._master = master
+    self._config = config
+    self._timeout = timeout
+
+  def create_session(self):
+    self._scaffold.finalize()
+    manager = tf.train.SessionManager(
+        local_init_op=self._scaffold.local_init_op,
+        ready_op=self._scaffold.ready_op,
+        ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
+        graph=tf.get_default_graph(), recovery_wait_secs=POLL_SECONDS)
+    try:
+      return manager.wait_for_session(self._master, config=self._config,
+                                      max_wait_secs=self._timeout)
+    except tf.errors.DeadlineExceededError:
+      raise ClusterError('the chief (worker 0) has not initialised the '
+                         'variables after %d s; is it running?'
+                         % self._timeout)

@@ -1,0 +1,244 @@
+"""Distributed training on loopback: a parameter server and workers as processes.
+
+Every cluster here is on 127.0.0.1 with free ports, every process has a hard
+time limit and is killed by its PID at the end whatever happens, and each
+test checks that none is left behind.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, SMALL, one_line_error, run_script, tf
+from resmnist import cluster as clusters
+from resmnist import training
+from resmnist.recipe import Recipe
+import res_mnist_cluster
+
+HARD_LIMIT_SECONDS = 240
+RUN = SMALL + ['--log_every=10', '--save_every=10']
+
+
+class Process(object):
+  """A script run in the background; its output collected as it comes."""
+
+  def __init__(self, script, *args):
+    self.popen = subprocess.Popen(
+        [sys.executable, '-u', os.path.join(ROOT, script)] + list(args),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    self.lines = []
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.popen.stdout:
+      self.lines.append(line)
+
+  @property
+  def output(self):
+    return ''.join(self.lines)
+
+  def wait_for(self, pattern, deadline):
+    """The first match of `pattern` in the output, waiting until `deadline`."""
+    while time.time() < deadline:
+      match = re.search(pattern, self.output, re.M)
+      if match:
+        return match
+      if self.popen.poll() is not None:
+        break
+      time.sleep(0.2)
+    raise AssertionError('no %r in:\n%s' % (pattern, self.output))
+
+  def wait(self, deadline):
+    returncode = self.popen.wait(max(deadline - time.time(), 1))
+    self._reader.join(5)
+    return returncode
+
+
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  # A zombie is gone for our purpose: it holds no port and runs nothing.
+  with open('/proc/%d/stat' % pid) as f:
+    return f.read().split(')')[-1].split()[0] != 'Z'
+
+
+def _kill_all(pids):
+  for pid in pids:
+    try:
+      os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+
+
+def _task_pids(output):
+  return [int(pid) for pid in re.findall(r'\(pid (\d+)\)', output)]
+
+
+def _run_cluster(*args):
+  """`res_mnist_cluster.py` with `args`; its output, status and task PIDs."""
+  launcher = Process('res_mnist_cluster.py', *args)
+  pids = []
+  try:
+    launcher.wait_for(r'pid', time.time() + 60)
+    returncode = launcher.wait(time.time() + HARD_LIMIT_SECONDS)
+  finally:
+    pids = _task_pids(launcher.output)
+    leftovers = [pid for pid in pids + [launcher.popen.pid] if _alive(pid)]
+    _kill_all(leftovers)
+  assert not leftovers, 'processes left behind: %s' % leftovers
+  return launcher.output, returncode
+
+
+def _single_process_variables():
+  """What a one-process run of the default recipe saves, by name."""
+  with tf.Graph().as_default():
+    training.build_training_graph(Recipe())
+    return sorted(v.op.name for v in tf.global_variables())
+
+
+def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  output, returncode = _run_cluster(
+      '--workers=2', '--data_dir=' + small_data, '--model_dir=' + model_dir,
+      '--max_steps=30', *RUN)
+  assert returncode == 0, output
+  assert re.search(r'^\[ps0\] parameter server 0: all 2 worker\(s\) done',
+                   output, re.M), output
+  assert re.search(r'^\[worker1\] worker 1 done at step \d+', output, re.M)
+  final = int(re.search(r'^\[worker0\] Model saved to .*-(\d+)$', output,
+                        re.M).group(1))
+  assert final >= 30
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  assert checkpoint.endswith('-%d' % final)
+  assert sorted(name for name, _ in tf.train.list_variables(checkpoint)) == \
+      _single_process_variables()
+  assert float(re.search(r'^\[worker0\] test accuracy (\S+)', output,
+                         re.M).group(1)) > 0.5
+  # The chief's checkpoint is an ordinary one: eval needs nothing else.
+  result = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
+                      '--model_dir=' + model_dir, '--nocheck_sha256')
+  assert result.returncode == 0, result.stderr
+  assert 'step %d' % final in result.stdout
+
+
+def test_sync_cluster_trains_in_lockstep(small_data, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  output, returncode = _run_cluster(
+      '--workers=2', '--sync_replicas', '--net=lenet5',
+      '--data_dir=' + small_data, '--model_dir=' + model_dir,
+      '--max_steps=30', *RUN)
+  assert returncode == 0, output
+  # Sync: one update per pair of batches, so the step ends exactly at 30.
+  assert re.search(r'^\[worker0\] Model saved to .*-30$', output, re.M), output
+  assert 'Traceback' not in output
+  for worker in (0, 1):
+    assert re.search(r'^\[worker%d\] training step 30, loss' % worker, output,
+                     re.M), output
+
+
+def test_killed_workers_the_others_go_on_and_the_chief_resumes(small_data,
+                                                              tmp_path):
+  """Async: worker 1 killed, the chief killed and rerun, the ps then ends."""
+  ports = res_mnist_cluster.free_ports(3)
+  flags = ['--ps_hosts=127.0.0.1:%d' % ports[0],
+           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % tuple(ports[1:]),
+           '--net=lenet5', '--data_dir=' + small_data,
+           '--model_dir=' + str(tmp_path / 'model'), '--max_steps=300',
+           '--cluster_wait_secs=5'] + RUN
+  deadline = time.time() + HARD_LIMIT_SECONDS
+  ps = Process('res_mnist.py', '--job_name=ps', *flags)
+  chief = Process('res_mnist.py', '--job_name=worker', '--task_index=0', *flags)
+  worker = Process('res_mnist.py', '--job_name=worker', '--task_index=1',
+                   *flags)
+  processes = [ps, chief, worker]
+  try:
+    worker.wait_for(r'^training step [1-9]\d, ', deadline)
+    worker.popen.kill()
+    chief.wait_for(r'^training step (?:[5-9]\d|1\d\d), ', deadline)
+    chief.popen.kill()
+    saved = tf.train.latest_checkpoint(str(tmp_path / 'model'))
+    assert saved, chief.output
+    rerun = Process('res_mnist.py', '--job_name=worker', '--task_index=0',
+                    *flags)
+    processes.append(rerun)
+    restored = rerun.wait_for(r'^Restored .*-(\d+): continuing from step (\d+)',
+                              deadline)
+    assert int(restored.group(2)) >= int(saved.rsplit('-', 1)[1])
+    assert rerun.wait(deadline) == 0, rerun.output
+    assert re.search(r'^test accuracy ', rerun.output, re.M)
+    # Worker 1 never says it is done: the ps waits 5 s for it, then ends.
+    assert ps.wait(deadline) == 0, ps.output
+    assert 'worker(s) 1 did not finish' in ps.output
+  finally:
+    pids = [p.popen.pid for p in processes]
+    leftovers = [pid for pid in pids if _alive(pid)]
+    _kill_all(pids)
+  assert not leftovers
+
+
+def test_unreachable_parameter_server_is_one_line(small_data, tmp_path):
+  ps_port, worker_port = res_mnist_cluster.free_ports(2)  # nothing listens
+  start = time.time()
+  result = run_script(
+      'res_mnist.py', '--ps_hosts=127.0.0.1:%d' % ps_port,
+      '--worker_hosts=127.0.0.1:%d' % worker_port, '--job_name=worker',
+      '--cluster_wait_secs=3', '--data_dir=' + small_data,
+      '--model_dir=' + str(tmp_path / 'model'), *RUN, timeout=120)
+  line = one_line_error(result)
+  assert 'cannot reach parameter server 0 at 127.0.0.1:%d after 3 s' % ps_port \
+      in line
+  assert time.time() - start < 100
+
+
+def test_bad_host_list_is_one_line(small_data, tmp_path):
+  result = run_script('res_mnist.py', '--ps_hosts=localhost',
+                      '--worker_hosts=localhost:2', '--job_name=ps',
+                      '--data_dir=' + small_data,
+                      '--model_dir=' + str(tmp_path / 'model'), *RUN,
+                      timeout=120)
+  assert "--ps_hosts: 'localhost' is not host:port" in one_line_error(result)
+
+
+@pytest.mark.parametrize('ps_hosts, worker_hosts, job_name, task_index, '
+                         'message', [
+    ('a:1', 'a:2,a:2', 'worker', 0, 'listed twice'),
+    ('a:1', 'b', 'worker', 0, "'b' is not host:port"),
+    ('a:1', 'a:1', 'worker', 0, 'a:1 is both a ps and a worker'),
+    ('a:1', 'a:2', 'worker', 1, 'task index 1 is not among the 1 worker'),
+    ('a:1', 'a:2', 'chief', 0, "the job must be ps or worker, not 'chief'"),
+    ('a:1', None, 'worker', 0, 'go together'),
+    ('a:1', 'a:99999', 'worker', 0, "'a:99999' is not host:port"),
+])
+def test_bad_host_lists(ps_hosts, worker_hosts, job_name, task_index,
+                        message):
+  with pytest.raises(clusters.ClusterError, match=re.escape(message)):
+    clusters.from_flags(ps_hosts, worker_hosts, job_name, task_index, {})
+
+
+def test_tf_config_as_kubernetes_tfjob_sets_it():
+  config = ('{"cluster": {"chief": ["c:1"], "worker": ["w:1", "w2:1"], '
+            '"ps": ["p:1"]}, "task": {"type": "worker", "index": 1}}')
+  cluster = clusters.from_flags(None, None, None, 0, {'TF_CONFIG': config})
+  assert cluster.spec.as_dict() == {'ps': ['p:1'],
+                                    'worker': ['c:1', 'w:1', 'w2:1']}
+  assert (cluster.job_name, cluster.task_index) == ('worker', 2)
+  assert not cluster.is_chief
+  chief = clusters.from_tf_config(config.replace('"worker", "index": 1',
+                                                 '"chief", "index": 0'))
+  assert chief.is_chief
+  # The flags win over TF_CONFIG; neither means one process.
+  assert clusters.from_flags('a:1', 'b:1', 'ps', 0,
+                             {'TF_CONFIG': config}).job_name == 'ps'
+  assert clusters.from_flags(None, None, None, 0, {}) is None
+  for bad in ('{', '{"cluster": {}}', '{"cluster": {"evaluator": ["e:1"], '
+              '"ps": ["p:1"], "worker": ["w:1"]}, "task": {"type": "ps"}}'):
+    with pytest.raises(clusters.ClusterError):
+      clusters.from_tf_config(bad)
