@@ -249,7 +249,9 @@ def train(data, recipe, settings, cluster=None):
       _run_loop(graph, recipe, data, hooks, progress, session_creator, start,
                 # The sync chief's queue runner never returns by itself.
                 stop_grace_period_secs=2 if cluster else 120)
-      if cluster:
+      # An interrupted worker (e.g. a preempted chief) is not done: its
+      # rerun needs the parameter servers still there.
+      if cluster and stop_request.signum is None:
         clusters.say_done(cluster, server, config, FLAGS.cluster_wait_secs)
     except tf.errors.OpError as e:  # e.g. the disk is full
       saving = any(op in e.message for op in ('SaveV2', 'MergeV2Checkpoints'))
@@ -268,15 +270,18 @@ def train(data, recipe, settings, cluster=None):
              tf.train.latest_checkpoint(settings.model_dir)))
     finally:
       _close_summary_writers()
+    final = None if not chief else tf.train.latest_checkpoint(
+        settings.model_dir)
+    if stop_request.signum is not None:
+      raise training.Interrupted(
+          '%s at step %d: %s' % (
+              signal.Signals(stop_request.signum).name, progress.step,
+              'saved %s; run the same command again to continue' % final
+              if chief else 'worker %d stopped (the chief saves)'
+              % cluster.task_index), stop_request.signum)
     if not chief:
       print('worker %d done at step %d' % (cluster.task_index, progress.step))
       return
-    final = tf.train.latest_checkpoint(settings.model_dir)
-    if stop_request.signum is not None:
-      raise training.Interrupted(
-          '%s at step %d: saved %s; run the same command again to continue'
-          % (signal.Signals(stop_request.signum).name, progress.step, final),
-          stop_request.signum)
     if progress.step > progress.start_step:
       print('Model saved to %s' % final)
     _report(evaluator, data, final, settings)
@@ -381,13 +386,16 @@ def main(_):
                                   FLAGS.job_name, FLAGS.task_index, os.environ)
     if cluster and cluster.job_name == 'ps':
       config = runtime.session_config()
-      try:
+      with training.stop_requested_by_signals() as stop_request:
         clusters.serve_until_done(cluster, clusters.start_server(cluster,
                                                                  config),
-                                  config, FLAGS.cluster_wait_secs)
-      except KeyboardInterrupt:
-        sys.exit('res_mnist.py: parameter server %d interrupted'
-                 % cluster.task_index)
+                                  config, FLAGS.cluster_wait_secs,
+                                  stop_request)
+      if stop_request.signum is not None:
+        print('res_mnist.py: parameter server %d stopped by %s'
+              % (cluster.task_index, signal.Signals(stop_request.signum).name),
+              file=sys.stderr)
+        sys.exit(128 + stop_request.signum)
       return
     if cluster:  # before anything slow: a misconfigured cluster shows now
       clusters.wait_for_parameter_servers(cluster, FLAGS.cluster_wait_secs)

@@ -90,7 +90,15 @@ class Task(object):
     self._copier.join(5)
 
 
+def _interrupt(signum, frame):
+  raise KeyboardInterrupt
+
+
 def main(argv):
+  # SIGTERM (a job scheduler, `timeout`) stops the tasks as Ctrl-C does; and
+  # Ctrl-C works even if we were started with SIGINT ignored (`cmd &`).
+  signal.signal(signal.SIGTERM, _interrupt)
+  signal.signal(signal.SIGINT, _interrupt)
   passed_on = argv[1:]
   for flag in ('--ps_hosts', '--worker_hosts', '--job_name', '--task_index'):
     if any(arg.split('=')[0] == flag for arg in passed_on):
@@ -130,7 +138,7 @@ def main(argv):
       time.sleep(POLL_SECONDS)
   except KeyboardInterrupt:
     print('res_mnist_cluster.py: interrupted; stopping the chief (it saves), '
-          'then the others', file=sys.stderr)
+          'then the others', file=sys.stderr, flush=True)
     for task in in_stop_order:
       task.stop(signal.SIGINT, FLAGS.stop_timeout_secs)
     sys.exit(130)

@@ -204,11 +204,13 @@ def say_done(cluster, server, config, timeout):
           timeout_in_ms=int(timeout * 1000)))
 
 
-def serve_until_done(cluster, server, config, grace_secs, log=print):
+def serve_until_done(cluster, server, config, grace_secs, stop_request,
+                     log=print):
   """A parameter server's life: serves until the workers are done.
 
   Ends when the chief and every other worker have said so, or `grace_secs`
-  after the chief did (a worker that died does not keep it alive).
+  after the chief did (a worker that died does not keep it alive), or when
+  `stop_request` (a `training.StopRequest`) has a signal.
   """
   with tf.Graph().as_default():
     dequeue = _done_queues(cluster)[cluster.task_index].dequeue()
@@ -219,7 +221,7 @@ def serve_until_done(cluster, server, config, grace_secs, log=print):
       log('parameter server %d serving at %s for %d worker(s)'
           % (cluster.task_index, cluster.address('ps', cluster.task_index),
              cluster.num_workers))
-      while len(done) < cluster.num_workers:
+      while len(done) < cluster.num_workers and stop_request.signum is None:
         if chief_done_at and time.time() > chief_done_at + grace_secs:
           log('parameter server %d: worker(s) %s did not finish within %d s '
               'of the chief; stopping' % (
@@ -233,7 +235,7 @@ def serve_until_done(cluster, server, config, grace_secs, log=print):
           continue
         if 0 in done and chief_done_at is None:
           chief_done_at = time.time()
-      else:
+      if len(done) == cluster.num_workers:
         log('parameter server %d: all %d worker(s) done'
             % (cluster.task_index, cluster.num_workers))
 
