@@ -37,6 +37,7 @@ sys.path.insert(0, ROOT)
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from resmnist import runtime  # noqa: E402
 from resmnist.runtime import num_cores  # noqa: E402
 
 flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
@@ -277,17 +278,6 @@ def _run_worker(worker, config):
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _cpu_name():
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return 'unknown CPU'
-
-
 def _report(rates, forward_flops, train_flops):
   """The markdown of the results: one table, and ratios where they apply."""
   median = {name: statistics.median(values) for name, values in rates.items()}
@@ -297,7 +287,7 @@ def _report(rates, forward_flops, train_flops):
       'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: '
       '`python bench/bench.py --net=%s --rounds=%d --windows=%d '
       '--window_steps=%d`. Medians of %d windows per row, images/s (matmul: '
-      'GFLOP/s).' % (_cpu_name(), num_cores(), num_cores(), FLAGS.net,
+      'GFLOP/s).' % (runtime.cpu_model(), num_cores(), num_cores(), FLAGS.net,
                      FLAGS.rounds, FLAGS.windows, FLAGS.window_steps,
                      FLAGS.rounds * FLAGS.windows),
       '',

@@ -32,6 +32,18 @@ def num_cores():
     return os.cpu_count() or 1
 
 
+def cpu_model():
+  """The CPU's model name, as /proc/cpuinfo gives it (for speed reports)."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return 'unknown CPU'
+
+
 def eval_towers(batch_size=EVAL_BATCH_SIZE, net='resnet'):
   """Towers for evaluating `batch_size` images a step: at least one per core.
 
