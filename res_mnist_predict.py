@@ -1,17 +1,33 @@
-"""Recognises handwritten digits in your own image files.
+"""Reads handwritten digits and numbers in your own image files and photos.
 
-    python res_mnist_predict.py my_digit.png other.jpg
-    python res_mnist_predict.py --show_dir=seen my_digit.png   # also writes seen/my_digit.png
+    python res_mnist_predict.py my_digit.png 2026.jpg
+    python res_mnist_predict.py --show_dir=seen 2026.jpg   # what it saw, as PNGs
 
-For each file (PNG, JPEG, BMP or GIF; any size; colour or grey; a dark digit
-on light paper or a light digit on dark) it prints the predicted digit and
-the three most probable digits. The image is first made to look like an
-MNIST digit, as MNIST itself was made: grey, inverted if the background is
-light, contrast stretched, cropped to the digit, scaled to fit a 20x20 box
-keeping its aspect ratio, and placed in 28x28 with its centre of mass in the
-middle. --show_dir writes that 28x28 image, so you can see what the network
-saw. A file that cannot be read is reported in one line; the others are
-still processed, and the exit status is 1.
+For each file (PNG, JPEG, BMP or GIF; any size; colour or grey; dark ink on
+light paper or light on dark) it prints the digit, or the number read left
+to right, and how sure the network is:
+
+    my_digit.png: 7  (7: 99.9%, 2: 0.1%, 1: 0.0%)
+    2026.jpg: 2026  (2: 99.9%, 0: 99.8%, 2: 97.0%, 6: 99.1%)
+    smudge.png: ? unsure  (7: 45.0%, 2: 30.1%, 1: 10.0%)
+
+A digit whose top probability is below --min_confidence (default 0.7) is
+printed as `?`, the line says `unsure`, and the top three guesses are shown
+for it. How well photos are read, and what the threshold catches, is
+measured by bench/photo_digits.py (docs/usage.md).
+
+First the page is cleaned (`resmnist/photo.py`): the paper's light, shadows,
+colour and noise are estimated and taken away, so that only ink is left.
+The ink is split into digits (connected strokes; a 5's cap or a broken 4
+joined; touching digits cut), and each digit is made to look like an MNIST
+digit, as MNIST itself was made: cropped to its ink, scaled into a 20x20 box
+keeping its aspect ratio, placed in 28x28 with its centre of mass in the
+middle. --show_dir writes, for each file, the cleaned page with the boxes
+found (`NAME-boxes.png`) and the 28x28 images the network saw (`NAME.png`
+for one digit, `NAME-1.png`, `NAME-2.png`... for a number). A model of
+Fashion-MNIST reads one item per image, on its even background, as before.
+A file that cannot be read is reported in one line; the others are still
+read, and the exit status is 1.
 """
 import os
 import sys
@@ -19,7 +35,6 @@ import sys
 from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 from absl import flags
 import numpy as np
-import tensorflow.compat.v1 as tf
 
 from resmnist import checkpoints
 from resmnist import cli
@@ -27,97 +42,57 @@ from resmnist import common_flags
 from resmnist import input_data
 from resmnist import loader
 from resmnist import model_dir
+from resmnist import photo
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_net_flag(None)
-flags.DEFINE_string('show_dir', None, 'If set, write the 28x28 image the '
-                    'network saw for each file there, as PNG.')
+flags.DEFINE_string('show_dir', None, 'If set, write there, for each file, '
+                    'the cleaned page with the boxes found and the 28x28 '
+                    'images the network saw, as PNG.')
+flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability is '
+                   'below this is printed as "?", unsure.',
+                   lower_bound=0.0, upper_bound=1.0)
 
 FLAGS = flags.FLAGS
 
-DIGIT_BOX = 20  # MNIST digits fit in 20x20, centred by mass in 28x28
-STROKE_THRESHOLD = 0.2  # of the stretched range: what counts as ink
-MIN_CONTRAST = 0.1  # below this the image is taken as blank
+BOX_COLOUR = (220, 0, 0)
 
 
-class ImageError(Exception):
-  """An image file cannot be read or holds no digit."""
+def answer(probabilities, class_names, min_confidence):
+  """What follows `path: ` on a file's line, for its digits' probabilities:
+  the digits read (`?` where unsure), and how probable each is."""
+  sure = probabilities.max(axis=1) >= min_confidence
+  text = ''.join(class_names[p.argmax()] if ok else '?'
+                 for p, ok in zip(probabilities, sure))
+  if not sure.all():
+    text += ' unsure'
+
+  def best(p, count, form):
+    return [form % (class_names[d], 100 * p[d]) for d in np.argsort(-p)[:count]]
+
+  if len(probabilities) == 1:  # one digit: its three best guesses
+    details = best(probabilities[0], 3, '%s: %.1f%%')
+  else:  # a number: each digit's, and an unsure one's three best
+    details = [best(p, 1, '%s: %.1f%%')[0] if ok else
+               '?: ' + ' or '.join(best(p, 3, '%s %.1f%%'))
+               for p, ok in zip(probabilities, sure)]
+  return '%s  (%s)' % (text, ', '.join(details))
 
 
-class Preprocessor(object):
-  """Decodes image bytes with TensorFlow and makes a 28x28 MNIST-like digit."""
-
-  def __init__(self):
-    self._graph = tf.Graph()
-    with self._graph.as_default():
-      self._contents = tf.placeholder(tf.string, [])
-      self._decoded = tf.io.decode_image(self._contents, expand_animations=False)
-      self._crop = tf.placeholder(tf.float32, [None, None, 1])
-      self._size = tf.placeholder(tf.int32, [2])
-      # TF2's resize: antialiased when shrinking, like MNIST's own scaling.
-      self._resized = tf.compat.v2.image.resize(self._crop, self._size,
-                                                method='bilinear',
-                                                antialias=True)
-      self._digit = tf.placeholder(tf.float32, [None, None])
-      self._png = tf.io.encode_png(tf.cast(tf.round(
-          self._digit * 255), tf.uint8)[:, :, None])
-    self._sess = tf.Session(graph=self._graph)
-
-  def _decode(self, contents):
-    try:
-      image = self._sess.run(self._decoded, {self._contents: contents})
-    except tf.errors.InvalidArgumentError as e:
-      if 'Unknown image file format' in e.message:
-        raise ImageError('not an image (PNG, JPEG, BMP or GIF expected)')
-      raise ImageError('cannot decode the image (%s)'
-                       % e.message.strip().splitlines()[0])
-    image = image.astype(np.float32) / 255.0
-    channels = image.shape[2]
-    alpha = image[:, :, -1:] if channels in (2, 4) else 1.0
-    colour = image[:, :, :3] if channels >= 3 else image[:, :, :1]
-    if colour.shape[2] == 3:
-      colour = colour @ np.array([[0.299], [0.587], [0.114]], np.float32)
-    # Transparent pixels count as white paper.
-    return (colour * alpha + (1.0 - alpha))[:, :, 0]
-
-  def __call__(self, contents):
-    """Returns a float32 `[28, 28]` digit, white on black, in [0, 1]."""
-    if not contents:
-      raise ImageError('empty file')
-    grey = self._decode(contents)
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > 0.5:  # dark ink on light paper: MNIST is inverted
-      grey = 1.0 - grey
-      border = 1.0 - border
-    background = np.median(border)
-    contrast = grey.max() - background
-    if contrast < MIN_CONTRAST:
-      raise ImageError('no digit found (the image is blank)')
-    ink = np.clip((grey - background) / contrast, 0.0, 1.0)
-    rows = np.nonzero((ink > STROKE_THRESHOLD).any(axis=1))[0]
-    cols = np.nonzero((ink > STROKE_THRESHOLD).any(axis=0))[0]
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    scale = DIGIT_BOX / max(crop.shape)
-    size = [max(1, int(round(crop.shape[0] * scale))),
-            max(1, int(round(crop.shape[1] * scale)))]
-    digit = self._sess.run(self._resized, {self._crop: crop[:, :, None],
-                                           self._size: size})[:, :, 0]
-    digit = np.clip(digit, 0.0, 1.0)
-    canvas = np.zeros((input_data.IMAGE_SIZE, input_data.IMAGE_SIZE), np.float32)
-    mass = digit.sum()
-    centre_row = (digit.sum(axis=1) @ np.arange(size[0])) / mass
-    centre_col = (digit.sum(axis=0) @ np.arange(size[1])) / mass
-    middle = (input_data.IMAGE_SIZE - 1) / 2.0
-    top = int(np.clip(round(middle - centre_row), 0, input_data.IMAGE_SIZE - size[0]))
-    left = int(np.clip(round(middle - centre_col), 0, input_data.IMAGE_SIZE - size[1]))
-    canvas[top:top + size[0], left:left + size[1]] = digit
-    return canvas
-
-
-  def write_png(self, path, image):
-    """Writes a `[28, 28]` float image in [0, 1] as an 8-bit grey PNG."""
-    with open(path, 'wb') as f:
-      f.write(self._sess.run(self._png, {self._digit: image}))
+def boxes_image(page):
+  """The cleaned page, dark ink on white, with the digits' boxes: uint8 RGB."""
+  pixels = np.repeat(np.round((1.0 - page.ink) * 255).astype(np.uint8)[
+      :, :, None], 3, axis=2)
+  height, width = page.ink.shape
+  line = max(1, min(height, width) // 150)
+  for top, left, bottom, right in page.boxes:  # drawn around the digit
+    top, left = max(top - line, 0), max(left - line, 0)
+    bottom, right = min(bottom + line, height), min(right + line, width)
+    pixels[top:top + line, left:right] = BOX_COLOUR
+    pixels[bottom - line:bottom, left:right] = BOX_COLOUR
+    pixels[top:bottom, left:left + line] = BOX_COLOUR
+    pixels[top:bottom, right - line:right] = BOX_COLOUR
+  return pixels
 
 
 def main(argv):
@@ -127,8 +102,8 @@ def main(argv):
              '`python res_mnist_predict.py my_digit.png`')
   try:
     model = loader.load(FLAGS.model_dir, FLAGS.checkpoint_path, net=FLAGS.net)
-    class_names = input_data.DATASETS[model.info.get('dataset',
-                                                     'mnist')].class_names
+    dataset = model.info.get('dataset', 'mnist')
+    class_names = input_data.DATASETS[dataset].class_names
     if FLAGS.show_dir:
       os.makedirs(FLAGS.show_dir, exist_ok=True)
   except (checkpoints.CheckpointError, model_dir.ModelDirError) as e:
@@ -137,7 +112,10 @@ def main(argv):
     sys.exit('res_mnist_predict.py: error: %s: cannot create it (%s)'
              % (FLAGS.show_dir, e.strerror or e))
 
-  preprocess = Preprocessor()
+  def classify(digits):
+    return model.predict(digits.reshape(len(digits), -1))
+
+  reader = photo.Reader()
   failures = 0
   for path in paths:
     try:
@@ -145,19 +123,31 @@ def main(argv):
         with open(path, 'rb') as f:
           contents = f.read()
       except OSError as e:
-        raise ImageError('cannot read it (%s)' % (e.strerror or e))
-      digit = preprocess(contents)
-    except ImageError as e:
+        raise photo.ImageError('cannot read it (%s)' % (e.strerror or e))
+      # Only digits come as numbers, on paper that may be uneven.
+      page = reader.read(contents, classify, numbers=dataset == 'mnist')
+    except photo.ImageError as e:
       print('res_mnist_predict.py: error: %s: %s' % (path, e), file=sys.stderr)
       failures += 1
       continue
-    p = model.predict(digit.reshape(1, -1))[0]
-    top3 = np.argsort(-p)[:3]
-    print('%s: %s  (%s)' % (path, class_names[top3[0]], ', '.join(
-        '%s: %.1f%%' % (class_names[d], 100 * p[d]) for d in top3)))
+    print('%s: %s' % (path, answer(page.probabilities, class_names,
+                                   FLAGS.min_confidence)))
     if FLAGS.show_dir:
-      name = os.path.splitext(os.path.basename(path))[0] + '.png'
-      preprocess.write_png(os.path.join(FLAGS.show_dir, name), digit)
+      name = os.path.join(FLAGS.show_dir,
+                          os.path.splitext(os.path.basename(path))[0])
+      images = {name + '-boxes.png': boxes_image(page)}
+      for i, digit in enumerate(page.digits):
+        number = '-%d' % (i + 1) if len(page.digits) > 1 else ''
+        images[name + number + '.png'] = np.round(
+            digit * 255).astype(np.uint8)[:, :, None]
+      for image_path, pixels in images.items():
+        try:
+          with open(image_path, 'wb') as f:
+            f.write(reader.png(pixels))
+        except OSError as e:
+          sys.exit('res_mnist_predict.py: error: %s: cannot write it (%s)'
+                   % (image_path, e.strerror or e))
+  reader.close()
   model.close()
   if failures:
     sys.exit(1)

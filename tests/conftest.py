@@ -87,3 +87,17 @@ def one_line_error(result, script='res_mnist.py', status=1):
   assert len(lines) == 1, result.stderr
   assert lines[0].startswith(script + ': error: '), lines[0]
   return lines[0]
+
+
+@pytest.fixture(scope='session')
+def small_model(tmp_path_factory):
+  """A model dir of 20 training steps on synthetic digits, for the scripts
+  that read one (predict, export): trained once for the whole run. Tests
+  that damage a model work on a copy."""
+  data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
+  model_dir = str(tmp_path_factory.mktemp('model'))
+  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
+                      '--model_dir=' + model_dir, '--max_steps=20',
+                      '--nocheck_sha256', '--validation_size=100', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  return model_dir

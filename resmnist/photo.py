@@ -1,0 +1,523 @@
+"""Finds the digits in a photo of paper and makes each one an MNIST image.
+
+    from resmnist import photo
+    reader = photo.Reader()           # a small TensorFlow graph of its own
+    page = reader.read(open('2026.jpg', 'rb').read(), classify)
+    page.digits          # float32 [N, 28, 28], white on black, left to right
+    page.probabilities   # [N, 10]: what `classify` made of each
+    page.boxes           # (top, left, bottom, right) of each on page.ink
+    page.ink             # the cleaned page, float32 [H, W], 0 paper, 1 ink
+
+`classify` is the network: float32 `[N, 28, 28]` -> probabilities `[N, 10]`.
+res_mnist_predict.py and bench/photo_digits.py read images with it. The
+steps, each a numpy function that the tests call directly:
+
+1. `grey`: colour to grey, transparent pixels as white paper. (`Reader.read`
+   then scales an image over 1000 pixels on its shorter side down to that.)
+2. `remove_paper`: the paper is estimated by a morphological opening (a
+   running minimum, then maximum, over a window three stroke widths wide,
+   the strokes measured on a first cleaning with a window of half the
+   image: what survives the opening is what is not ink) and taken away. On
+   light paper the ink is then divided by the paper's light, so that a
+   shadow or a lighting gradient leaves it as dark as elsewhere. Noise on
+   the paper is smoothed and cut off at three standard deviations. On a
+   clean page the paper is one grey, and this is the old preprocessing
+   (the paper's grey taken away, the ink stretched) but for a few grey
+   levels inside a stroke bolder than the window, or in JPEG's ringing.
+3. `find_pieces`: connected ink (`components`); specks, stray marks and the
+   faint ends of shadows at the image's edge dropped; pieces that overlap
+   in x much joined (a 4's two strokes); a piece wider than a digit cut at
+   its columns of least ink (touching digits). It says which runs of
+   neighbouring pieces could be one digit (a 5 and its cap, the halves of a
+   broken 0, the parts of a wide 2 that was cut).
+4. `Reader.read`: each such run is made an MNIST digit (`mnist_digit`:
+   cropped to its ink, scaled into 20x20 keeping its aspect ratio, centred
+   by mass in 28x28) and read by the network; the split into digits that
+   the network is surest of (the greatest product of top probabilities,
+   a cut piece costing some) is kept.
+"""
+import collections
+import itertools
+
+from resmnist import slim  # noqa: F401  (readies TensorFlow first)
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+IMAGE_SIZE = 28
+LARGEST = 1000  # pixels on the shorter side: larger images are scaled down
+DIGIT_BOX = 20  # MNIST digits fit in 20x20, centred by mass in 28x28
+STROKE_THRESHOLD = 0.2  # of the stretched ink: what counts as a stroke
+MIN_CONTRAST = 0.1  # ink fainter than this against its paper: a blank page
+STROKE_WINDOWS = 3  # the opening's window, in stroke widths
+NOISE_SIGMAS = 3  # paper noise below this many standard deviations is paper
+SPECK = 0.03  # pieces smaller than this share of the largest are specks
+SHADOW_EDGE = 0.5  # of the darkest ink: the darkest of a shadow's edge
+SAME_DIGIT_OVERLAP = 0.5  # of the narrower's width: pieces that are one digit
+SHORT = 0.5  # of the tallest piece's height: a part of a digit, not one
+NEAR = 0.25  # of the tallest's height: how far a part may be from its digit
+SHORT_PART = 0.65  # of the tallest's height: a piece that may be a part
+WIDE = 1.0  # width / height above which a piece may be touching digits
+ONE_DIGIT = 1.2  # of the tallest piece's height: the widest digit
+WIDEST = 2.0  # width / height of the widest MNIST digits
+DIGIT_ASPECT = 0.8  # the median width / height of an MNIST digit
+MOST_PIECES = 3  # in one digit (a cut piece counts as one)
+# Costs of a reading, against the log probabilities of its digits:
+LAST_RESORT = 100.0  # a digit that is not plausibly one (a lone 5's cap)
+CUT = 2.0  # a piece cut in two: touching digits are rarer than wide ones
+
+Page = collections.namedtuple('Page', 'digits probabilities boxes ink')
+
+
+class ImageError(Exception):
+  """An image file cannot be read or holds no digit."""
+
+
+def grey(image):
+  """uint8 `[H, W, C]` (grey, grey+alpha, RGB or RGBA) -> float32 `[H, W]`."""
+  image = image.astype(np.float32) / 255.0
+  channels = image.shape[2]
+  alpha = image[:, :, -1:] if channels in (2, 4) else 1.0
+  colour = image[:, :, :3] if channels >= 3 else image[:, :, :1]
+  if colour.shape[2] == 3:
+    colour = colour @ np.array([[0.299], [0.587], [0.114]], np.float32)
+  # Transparent pixels count as white paper.
+  return (colour * alpha + (1.0 - alpha))[:, :, 0]
+
+
+def _running(extreme, image, window):
+  """`extreme` (np.minimum or np.maximum) over a centred square window.
+
+  Van Herk and Gil-Werman's way: within blocks of `window` rows, running
+  extremes forwards and backwards; each window spans two blocks, so two
+  look-ups give it, whatever its size. Edge pixels are repeated outward.
+  """
+  for _ in range(2):  # rows, then columns (transposed)
+    n = image.shape[0]
+    blocks = -(-(n + window - 1) // window)
+    padded = np.pad(image, ((window // 2, blocks * window - n - window // 2),
+                            (0, 0)), mode='edge')
+    padded = padded.reshape(blocks, window, -1)
+    forward = extreme.accumulate(padded, axis=1).reshape(blocks * window, -1)
+    backward = extreme.accumulate(padded[:, ::-1], axis=1)[:, ::-1].reshape(
+        blocks * window, -1)
+    image = extreme(backward[:n], forward[window - 1:window - 1 + n]).T
+  return image
+
+
+def _box_blur(image, size):
+  """The mean over a centred `size` x `size` window (edges repeated)."""
+  for _ in range(2):  # rows, then columns (transposed)
+    padded = np.pad(image, ((size // 2 + 1, (size - 1) // 2), (0, 0)),
+                    mode='edge')
+    sums = np.cumsum(padded, axis=0, dtype=np.float64)
+    image = ((sums[size:] - sums[:-size]) / size).astype(np.float32).T
+  return image
+
+
+def _opening(image, window):
+  """The morphological opening (running minimum, then maximum) of a
+  slightly blurred image: what is narrower than `window` and brighter than
+  around it is gone. The blur keeps a single pixel darker than the rest
+  (noise, JPEG's ringing beside a stroke) from being taken for it.
+
+  The image is first extended beyond its edges by continuing its slope
+  (an odd reflection), as a shadow darkening towards the edge would go on:
+  repeating the edge instead would flatten the paper there, and leave the
+  last of the shadow as ink.
+  """
+  padded = np.pad(image, window, mode='reflect', reflect_type='odd').clip(
+      image.min(), image.max())
+  blurred = _box_blur(padded, max(1, window // 8))
+  opened = _running(np.maximum, _running(np.minimum, blurred, window), window)
+  return opened[window:-window, window:-window]
+
+
+def _light_paper(grey_image):
+  """Whether the paper is lighter than the ink.
+
+  The paper is what the border shows: a guess of it, each pixel
+  interpolated from the border straight across (which follows a lighting
+  gradient), leaves the ink standing out on one side. Which side stands
+  out more, beyond the noise, is the ink's.
+  """
+  height, width = grey_image.shape
+  down = np.linspace(0.0, 1.0, height)[:, None]
+  across = np.linspace(0.0, 1.0, width)[None, :]
+  guess = (grey_image[:, :1] * (1 - across) + grey_image[:, -1:] * across
+           + grey_image[:1] * (1 - down) + grey_image[-1:] * down) / 2
+  rest = grey_image - guess
+  noise = NOISE_SIGMAS * _noise(rest)
+  return (np.maximum(-rest - noise, 0.0).sum()
+          > np.maximum(rest - noise, 0.0).sum())
+
+
+def _noise(image):
+  """The standard deviation of the noise of a mostly flat image (from its
+  median absolute deviation, which the few pixels that are not flat
+  hardly move)."""
+  return 1.4826 * np.median(np.abs(image - np.median(image)))
+
+
+def _stroke_width(mask):
+  """The mean width of the strokes of a boolean mask: twice its area over
+  its perimeter (a stroke of width w and length l has area w*l and a
+  perimeter of about 2*l)."""
+  inner = mask.copy()
+  inner[1:] &= mask[:-1]
+  inner[:-1] &= mask[1:]
+  inner[:, 1:] &= mask[:, :-1]
+  inner[:, :-1] &= mask[:, 1:]
+  return 2.0 * mask.sum() / max(1, (mask & ~inner).sum())
+
+
+def remove_paper(grey_image, flat=False):
+  """The ink of a page, paper taken away.
+
+  Args:
+    grey_image: float32 `[H, W]` in [0, 1].
+    flat: take the paper as one grey, the median of the border, as the old
+      preprocessing did (for Fashion-MNIST's clothes, which fill the image).
+
+  Returns:
+    float32 `[H, W]`: 0 on paper, else how much the ink differs from its
+    paper (on light paper, as a share of the paper's light).
+  """
+  light = _light_paper(grey_image)
+  bright_ink = 1.0 - grey_image if light else grey_image  # MNIST's way round
+  if flat:
+    border = np.concatenate([bright_ink[0], bright_ink[-1], bright_ink[:, 0],
+                             bright_ink[:, -1]])
+    return np.maximum(bright_ink - np.median(border), 0.0)
+  # The opening's window is a few stroke widths, so that the paper follows
+  # a shadow's edge closely; the strokes are measured on a first cleaning
+  # with a window of half the image, which no stroke fills.
+  largest = max(3, min(grey_image.shape) // 2)
+  paper = _opening(bright_ink, largest)
+  first = _box_blur((bright_ink - paper) / (
+      np.maximum(1.0 - paper, 1e-3) if light else 1.0), 3)  # noise: no specks
+  stroke = _stroke_width(first > 0.5 * first.max())
+  paper = _opening(bright_ink, int(np.clip(round(STROKE_WINDOWS * stroke),
+                                           3, largest)))
+  ink = bright_ink - paper
+  if _noise(ink) > 0:
+    # Noise on the paper: smoothed over half a stroke's width it cannot
+    # break a stroke or make specks.
+    ink = _box_blur(ink, max(1, int(round(stroke / 2))))
+  # Most pixels are paper: the noise left on them is cut off. On light
+  # paper, the ink is then measured against the light the paper gets.
+  ink = np.maximum(ink - (np.median(ink) + NOISE_SIGMAS * _noise(ink)), 0.0)
+  return ink / np.maximum(1.0 - paper, 1e-3) if light else ink
+
+
+def components(mask):
+  """The 8-connected components of a boolean `[H, W]` mask.
+
+  Runs of pixels in each row are joined to the runs they touch in the row
+  above, with a union-find over runs (numpy has no labelling of its own).
+
+  Returns:
+    labels: int32 `[H, W]`, 0 off the mask, k on the k-th component (1...).
+    boxes: int `[K + 1, 4]`, (top, left, bottom, right) of each, ends
+      exclusive; row 0 is unused.
+  """
+  height, width = mask.shape
+  padded = np.zeros((height, width + 2), np.int8)
+  padded[:, 1:-1] = mask
+  steps = np.diff(padded, axis=1)
+  rows, starts = np.nonzero(steps == 1)
+  ends = np.nonzero(steps == -1)[1]  # same row-major order as the starts
+  parent = list(range(len(starts)))
+
+  def root(i):
+    while parent[i] != i:
+      parent[i] = parent[parent[i]]
+      i = parent[i]
+    return i
+
+  row_start = np.searchsorted(rows, np.arange(height + 1))
+  for row in range(1, height):
+    above, below = row_start[row - 1], row_start[row]
+    above_end, below_end = below, row_start[row + 1]
+    while above < above_end and below < below_end:
+      # Runs [start, end) touch, diagonally too, if each starts no later
+      # than the column after the other ends.
+      if starts[above] <= ends[below] and starts[below] <= ends[above]:
+        parent[root(above)] = root(below)
+      if ends[above] < ends[below]:
+        above += 1
+      else:
+        below += 1
+  roots = np.array([root(i) for i in range(len(starts))], np.int64)
+  label_of_root = np.zeros(len(starts), np.int32)
+  unique_roots = np.unique(roots)
+  label_of_root[unique_roots] = np.arange(1, len(unique_roots) + 1)
+  run_labels = label_of_root[roots]
+  labels = np.zeros((height, width), np.int32)
+  for row, start, end, label in zip(rows, starts, ends, run_labels):
+    labels[row, start:end] = label
+  boxes = np.zeros((len(unique_roots) + 1, 4), np.int64)
+  boxes[:, :2] = np.iinfo(np.int64).max
+  np.minimum.at(boxes[:, 0], run_labels, rows)
+  np.minimum.at(boxes[:, 1], run_labels, starts)
+  np.maximum.at(boxes[:, 2], run_labels, rows + 1)
+  np.maximum.at(boxes[:, 3], run_labels, ends)
+  boxes[0] = 0
+  return labels, boxes
+
+
+def _cut_columns(ink, left, right, parts):
+  """Where to cut columns [left, right) of `ink` into `parts`: near equal
+  widths, at the column with the least ink."""
+  columns = ink[:, left:right].sum(axis=0)
+  width = right - left
+  cuts = []
+  for i in range(1, parts):
+    expected = round(width * i / parts)
+    reach = max(1, width // (3 * parts))
+    lo, hi = max(1, expected - reach), min(width - 1, expected + reach)
+    # The least ink; of equals, the one nearest the expected place.
+    candidates = np.arange(lo, hi + 1)
+    cuts.append(left + candidates[np.lexsort(
+        (np.abs(candidates - expected), columns[lo:hi + 1]))[0]])
+  return [left] + cuts + [right]
+
+
+def find_pieces(ink, split=True):
+  """The pieces of ink that digits are made of, left to right.
+
+  Args:
+    ink: the page's ink (`[H, W]`), stretched so that its darkest is 1.
+    split: look for several digits; else all the ink is one piece.
+
+  Returns:
+    labels: the `components` of the strokes, `[H, W]`.
+    pieces: list of (box, label ids): (top, left, bottom, right), ends
+      exclusive, and the components whose pixels in the box are the piece's.
+      Empty if there is no ink.
+    runs: (start, end, cost) of each run of `pieces[start:end]` that may be
+      one digit (every plausible one, and each piece alone), with the cost
+      of reading it so, to add to its -log probability.
+  """
+  labels, boxes = components(ink > STROKE_THRESHOLD)
+  if len(boxes) == 1:
+    return labels, [], []
+  if not split:
+    everything = list(range(1, len(boxes)))
+    box = (boxes[1:, 0].min(), boxes[1:, 1].min(), boxes[1:, 2].max(),
+           boxes[1:, 3].max())
+    return labels, [(box, everything)], [(0, 1, 0.0)]
+  areas = np.bincount(labels.ravel(), minlength=len(boxes))
+  areas[0] = 0
+  darkest = np.zeros(len(boxes))
+  np.maximum.at(darkest, labels.ravel(), ink.ravel())
+  # Not specks, and not the edge of a shadow where it meets the image's
+  # edge: that is never as dark as ink.
+  edge = ((boxes[:, 0] == 0) | (boxes[:, 1] == 0) |
+          (boxes[:, 2] == ink.shape[0]) | (boxes[:, 3] == ink.shape[1]))
+  pieces = [[i] for i in np.nonzero((areas >= SPECK * areas.max()) & ~(
+      edge & (darkest < SHADOW_EDGE)))[0]]
+  if not pieces:
+    return labels, [], []
+
+  def span(piece):
+    return (boxes[piece, 0].min(), boxes[piece, 1].min(),
+            boxes[piece, 2].max(), boxes[piece, 3].max())
+
+  def height(piece):
+    return span(piece)[2] - span(piece)[0]
+
+  def width(piece):
+    return span(piece)[3] - span(piece)[1]
+
+  def gap(a, b):  # between two pieces in x; negative if they overlap
+    return max(span(b)[1] - span(a)[3], span(a)[1] - span(b)[3])
+
+  # Pieces that overlap in x much are one digit: a stroke broken by the
+  # pen, or drawn apart (a 4's two strokes).
+  joined = True
+  while joined:
+    joined = False
+    for a, b in itertools.combinations(range(len(pieces)), 2):
+      if -gap(pieces[a], pieces[b]) >= SAME_DIGIT_OVERLAP * min(
+          width(pieces[a]), width(pieces[b])):
+        pieces[a] += pieces.pop(b)
+        joined = True
+        break
+  # A short piece far from the others is a stray mark, not a digit's part.
+  tallest = max(height(p) for p in pieces)
+  pieces = [p for p in pieces if height(p) >= SHORT * tallest or any(
+      gap(p, q) <= NEAR * tallest for q in pieces if q is not p)]
+
+  found, first = [], []  # the parts, and where each one's piece begins
+  for piece in sorted(pieces, key=lambda p: span(p)[1]):
+    top, left, bottom, right = span(piece)
+    own = np.isin(labels[top:bottom], piece) * ink[top:bottom]
+    # Wider than a digit: maybe touching digits, cut where the ink is least
+    # into as many digits as fit, and into one more (`Reader.read` keeps the
+    # cuts that read best).
+    cuts = [left, right]
+    reference = max(tallest, bottom - top)
+    if (right - left > WIDE * (bottom - top)
+        and bottom - top >= SHORT_PART * tallest):  # not a 5's long cap
+      fit = max(2, int((right - left) / (DIGIT_ASPECT * reference)))
+      cuts = [left]
+      for cut in sorted(set(_cut_columns(own, left, right, fit)[1:-1]
+                            + _cut_columns(own, left, right, fit + 1)[1:-1])):
+        if min(cut - cuts[-1], right - cut) >= NEAR * reference:
+          cuts.append(cut)
+      cuts.append(right)
+    start_of_piece = len(found)
+    for start, end in zip(cuts[:-1], cuts[1:]):
+      rows = np.nonzero((own[:, start:end] > STROKE_THRESHOLD).any(axis=1))[0]
+      if len(rows):
+        found.append(((top + rows[0], start, top + rows[-1] + 1, end), piece))
+        first.append(start_of_piece)
+  # Which neighbours may be parts of one digit: the parts of a cut piece;
+  # pieces that overlap in x (the halves of a broken 0); a short piece and
+  # one near it (a 5 and its cap).
+  joinable = []
+  for (a, _), (b, _), first_a, first_b in zip(found, found[1:], first,
+                                              first[1:]):
+    joinable.append(first_a == first_b or b[1] < a[3] or (
+        min(a[2] - a[0], b[2] - b[0]) < SHORT_PART * tallest
+        and b[1] - a[3] <= NEAR * tallest))
+  # Which runs of neighbours may be one digit: joinable pieces (or parts of
+  # them), up to three, no wider than a digit (MNIST's digits are no wider
+  # than their box, and the tallest digits are as tall as the box; a lone
+  # piece, no wider than the widest digits for its height), and not just a
+  # short part of one. A piece left in no such run is read alone, as a last
+  # resort. Each run has a cost, against the log probability of the
+  # network's reading.
+  runs = []
+  for end in range(1, len(found) + 1):
+    for start in range(end - 1, -1, -1):
+      if (len(set(first[start:end])) > MOST_PIECES or
+          start < end - 1 and not joinable[start]):
+        break
+      run = [box for box, _ in found[start:end]]
+      run_width = max(b[3] for b in run) - run[0][1]
+      run_height = max(b[2] for b in run) - min(b[0] for b in run)
+      plausible = run_width <= (
+          WIDEST * run_height if len(pieces) == 1
+          else ONE_DIGIT * max(tallest, run_height)
+      ) and run_height >= SHORT * tallest
+      if plausible or end - start == 1:
+        cost = 0.0 if plausible else LAST_RESORT
+        if (end < len(found) and first[end] == first[end - 1]
+            and start <= first[end - 1]):
+          cost += CUT  # the first of a cut piece: touching digits are rarer
+        runs.append((start, end, cost))
+  return labels, found, runs
+
+
+class Reader(object):
+  """Decodes image files with TensorFlow and finds their MNIST-like digits."""
+
+  def __init__(self):
+    self._graph = tf.Graph()
+    with self._graph.as_default():
+      self._contents = tf.placeholder(tf.string, [])
+      self._decoded = tf.io.decode_image(self._contents, expand_animations=False)
+      self._crop = tf.placeholder(tf.float32, [None, None, 1])
+      self._size = tf.placeholder(tf.int32, [2])
+      # TF2's resize: antialiased when shrinking, like MNIST's own scaling.
+      self._resized = tf.compat.v2.image.resize(self._crop, self._size,
+                                                method='bilinear',
+                                                antialias=True)
+      self._pixels = tf.placeholder(tf.uint8, [None, None, None])
+      self._png = tf.io.encode_png(self._pixels)
+    self._sess = tf.Session(graph=self._graph)
+
+  def decode(self, contents):
+    """The pixels of an image file's bytes: uint8 `[H, W, C]`."""
+    if not contents:
+      raise ImageError('empty file')
+    try:
+      return self._sess.run(self._decoded, {self._contents: contents})
+    except tf.errors.InvalidArgumentError as e:
+      if 'Unknown image file format' in e.message:
+        raise ImageError('not an image (PNG, JPEG, BMP or GIF expected)')
+      raise ImageError('cannot decode the image (%s)'
+                       % e.message.strip().splitlines()[0])
+
+  def _resize(self, image, size):
+    return self._sess.run(self._resized, {self._crop: image[:, :, None],
+                                          self._size: size})[:, :, 0]
+
+  def mnist_digit(self, crop):
+    """A digit's ink (`[h, w]`, [0, 1]) as MNIST made its digits: `[28, 28]`."""
+    crop = crop / crop.max()
+    rows = np.nonzero((crop > STROKE_THRESHOLD).any(axis=1))[0]
+    cols = np.nonzero((crop > STROKE_THRESHOLD).any(axis=0))[0]
+    crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = DIGIT_BOX / max(crop.shape)
+    size = [max(1, int(round(crop.shape[0] * scale))),
+            max(1, int(round(crop.shape[1] * scale)))]
+    digit = np.clip(self._resize(crop, size), 0.0, 1.0)
+    canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    mass = digit.sum()
+    centre_row = (digit.sum(axis=1) @ np.arange(size[0])) / mass
+    centre_col = (digit.sum(axis=0) @ np.arange(size[1])) / mass
+    middle = (IMAGE_SIZE - 1) / 2.0
+    top = int(np.clip(round(middle - centre_row), 0, IMAGE_SIZE - size[0]))
+    left = int(np.clip(round(middle - centre_col), 0, IMAGE_SIZE - size[1]))
+    canvas[top:top + size[0], left:left + size[1]] = digit
+    return canvas
+
+  def read(self, contents, classify, numbers=True):
+    """The `Page` of an image file's bytes.
+
+    Args:
+      contents: the bytes of a PNG, JPEG, BMP or GIF file.
+      classify: float32 `[N, 28, 28]` images -> probabilities `[N, C]`.
+      numbers: find each digit of a number, on paper that may be uneven;
+        else the image holds one thing on an even background (Fashion-MNIST).
+
+    Raises:
+      ImageError: the bytes are not an image, or it shows no ink.
+    """
+    page = grey(self.decode(contents))
+    if min(page.shape) > LARGEST:  # a camera's: more pixels than it needs
+      size = np.round(np.array(page.shape) * LARGEST / min(page.shape))
+      page = self._resize(page, size.astype(int))
+    ink = remove_paper(page, flat=not numbers)
+    contrast = ink.max()
+    if contrast < MIN_CONTRAST:
+      raise ImageError('no digit found (the image is blank)')
+    ink /= contrast
+    labels, pieces, runs = find_pieces(ink, split=numbers)
+    if not pieces:
+      raise ImageError('no digit found (the image is blank)')
+    boxes, digits = [], []
+    for start, end, _ in runs:
+      run = pieces[start:end]
+      top, left = min(p[0][0] for p in run), min(p[0][1] for p in run)
+      bottom, right = max(p[0][2] for p in run), max(p[0][3] for p in run)
+      # The run's own strokes, and the faint edges around them; not a
+      # neighbour's strokes reaching into its box, nor specks.
+      box_labels = labels[top:bottom, left:right]
+      crop = np.where((box_labels == 0) | np.isin(box_labels, sum(
+          (p[1] for p in run), [])), ink[top:bottom, left:right], 0.0)
+      boxes.append((top, left, bottom, right))
+      digits.append(self.mnist_digit(crop))
+    digits = np.array(digits, np.float32)
+    probabilities = classify(digits)
+    # best[end]: the surest way to read the first `end` pieces, as the sum
+    # of the log top probabilities of its digits less their runs' costs, and
+    # those digits (runs).
+    best = [(0.0, [])] + [(-np.inf, [])] * len(pieces)
+    for i, (start, end, cost) in enumerate(runs):
+      score = (best[start][0] - cost
+               + np.log(max(probabilities[i].max(), 1e-30)))
+      if score > best[end][0]:
+        best[end] = (score, best[start][1] + [i])
+    chosen = best[-1][1]
+    return Page(digits[chosen], probabilities[chosen],
+                [boxes[i] for i in chosen], ink)
+
+  def png(self, pixels):
+    """The bytes of a PNG of uint8 `[H, W, C]` pixels (C is 1 or 3)."""
+    return self._sess.run(self._png, {self._pixels: pixels})
+
+  def close(self):
+    self._sess.close()
