@@ -113,6 +113,11 @@ flags.DEFINE_integer('towers', 1, 'Split each training batch into this many '
                      'with 1. Not with --batch_norm.', lower_bound=1)
 flags.DEFINE_integer('threads', 0, 'Intra-op threads per kernel; 0: one per '
                      'core, or 1 with --towers > 1.', lower_bound=0)
+flags.DEFINE_bool('fast', False, 'Choose --towers and --bfloat16 for this '
+                  'CPU (those not given): bfloat16 only where the CPU has '
+                  'it in hardware, one tower per core unless the network has '
+                  'batch norm. Prints what it chose and why. A seed gives '
+                  'other numbers than without it (docs/speed.md).')
 
 # Logging, evaluation and checkpoints
 flags.DEFINE_integer('log_every', 50, 'Steps between log lines.',
@@ -170,7 +175,7 @@ PRESETS = {
     'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
                  learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
                  epochs=25, eval_every=550, save_every=550, log_every=550,
-                 bfloat16=True),
+                 fast=True),
     'article001': dict(net='bottleneck_resnet', lr_schedule='constant',
                        learning_rate=1e-3, batch_size=10, max_steps=3001,
                        log_every=100, save_every=1000),
@@ -367,6 +372,19 @@ def _apply_preset():
       FLAGS[name].value = value
 
 
+def _choose_fast_settings(options):
+  """--fast: sets --towers and --bfloat16 for this CPU, where not given."""
+  towers, bfloat16, why = runtime.fast_settings(
+      nets_factory.has_batch_norm(FLAGS.net, options))
+  if not FLAGS['towers'].present:
+    FLAGS.towers = towers
+  if not FLAGS['bfloat16'].present:
+    FLAGS.bfloat16 = bfloat16
+  print('--fast on %s: --towers=%d --%sbfloat16 (%s)'
+        % (runtime.cpu_model(), FLAGS.towers, '' if FLAGS.bfloat16 else 'no',
+           why))
+
+
 def main(_):
   _apply_preset()
   recipe = Recipe(**{name: FLAGS[name].value for name in RECIPE_FIELDS})
@@ -374,6 +392,9 @@ def main(_):
     options = recipe.net_options()
   except ValueError as e:
     sys.exit('res_mnist.py: error: %s' % e)
+  if FLAGS.fast:
+    _choose_fast_settings(options)
+    recipe = Recipe(**{name: FLAGS[name].value for name in RECIPE_FIELDS})
   if FLAGS.towers > 1 and nets_factory.has_batch_norm(recipe.net, options):
     # Each tower would normalise by its own slice's statistics and update
     # the moving averages in place, racing the others.

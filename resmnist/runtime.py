@@ -44,6 +44,97 @@ def cpu_model():
   return 'unknown CPU'
 
 
+def cpu_flags():
+  """The CPU's feature flags, as /proc/cpuinfo gives them (a set; empty
+  where there is no /proc/cpuinfo)."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('flags'):
+          return set(line.split(':', 1)[1].split())
+  except OSError:
+    pass
+  return set()
+
+
+# oneDNN's instruction-set levels, as ONEDNN_MAX_CPU_ISA names them, oldest
+# first (oneDNN's doc/performance_considerations/dispatcher_control.md).
+ONEDNN_ISAS = ('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2',
+               'AVX512_CORE', 'AVX512_CORE_VNNI', 'AVX512_CORE_BF16',
+               'AVX10_1_512', 'AVX512_CORE_FP16', 'AVX10_1_512_AMX',
+               'AVX512_CORE_AMX', 'AVX10_1_512_AMX_FP16',
+               'AVX512_CORE_AMX_FP16')
+
+
+def cpu_kind(flags=None, max_isa=None):
+  """The kind of CPU the kernels can use: 'bf16' (AVX-512 with AVX512_BF16
+  or AMX: bfloat16 in hardware), 'avx512', 'avx2' or 'older'.
+
+  Args:
+    flags: the CPU's flags; default `cpu_flags()`.
+    max_isa: oneDNN's cap; default the ONEDNN_MAX_CPU_ISA environment
+      variable (unset, ALL or DEFAULT: no cap).
+  """
+  flags = cpu_flags() if flags is None else flags
+  if max_isa is None:
+    max_isa = os.environ.get('ONEDNN_MAX_CPU_ISA', 'ALL')
+  max_isa = max_isa.upper()
+  cap = (ONEDNN_ISAS.index(max_isa) if max_isa in ONEDNN_ISAS
+         else len(ONEDNN_ISAS))
+
+  def allowed(isa):
+    return cap >= ONEDNN_ISAS.index(isa)
+
+  avx512 = {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} <= flags
+  if avx512 and ({'avx512_bf16', 'amx_bf16'} & flags) and allowed(
+      'AVX512_CORE_BF16'):
+    return 'bf16'
+  if avx512 and allowed('AVX512_CORE'):
+    return 'avx512'
+  if 'avx2' in flags and allowed('AVX2'):
+    return 'avx2'
+  return 'older'
+
+
+def onednn_enabled():
+  """Whether TensorFlow runs its oneDNN kernels (resmnist turns them on
+  unless TF_ENABLE_ONEDNN_OPTS=0)."""
+  from tensorflow.python.util import _pywrap_util_port
+  return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def fast_settings(batch_norm, kind=None, cores=None, onednn=None):
+  """What trains fastest here: (towers, bfloat16, why).
+
+  Measured (docs/speed.md): bfloat16 1.5-1.7 times as fast where the CPU
+  has it in hardware (AVX512_BF16 or AMX), 0.8 times on an AVX2 CPU; one
+  tower per core 1.2 (fp32) to 1.35 (bf16) times as fast on AVX-512, 1.15
+  times on AVX2 with oneDNN, and not reliably faster with TensorFlow's
+  Eigen kernels. Towers never with batch norm (they would race to update
+  its moving averages).
+  """
+  kind = kind or cpu_kind()
+  cores = cores or num_cores()
+  onednn = onednn_enabled() if onednn is None else onednn
+  bfloat16 = kind == 'bf16' and onednn
+  reasons = ['bfloat16: %s' % (
+      'the CPU has AVX512_BF16 or AMX' if bfloat16 else
+      'oneDNN is off' if kind == 'bf16' else
+      'no bfloat16 in this CPU\'s hardware (%s)' % kind)]
+  towers = 1
+  if cores < 2:
+    reasons.append('1 tower: 1 core')
+  elif batch_norm:
+    reasons.append('1 tower: the network has batch norm')
+  elif not onednn:
+    reasons.append('1 tower: no faster with TensorFlow\'s Eigen kernels '
+                   '(TF_ENABLE_ONEDNN_OPTS=0)')
+  else:
+    towers = cores
+    reasons.append('%d towers: one per core' % cores)
+  return towers, bfloat16, '; '.join(reasons)
+
+
 def eval_towers(batch_size=EVAL_BATCH_SIZE, net='resnet'):
   """Towers for evaluating `batch_size` images a step: at least one per core.
 

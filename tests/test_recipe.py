@@ -96,6 +96,10 @@ def test_preset_best_with_overrides(small_data, tmp_path):
   # 0.2 epochs of 500 images at the default batch of 100: one step.
   assert re.findall(r'^training step (\d+),', result.stdout, re.M) == ['1']
   assert os.path.exists(os.path.join(model_dir, 'best', 'checkpoint'))
+  # The preset is --fast: one tower (batch norm), bf16 as given.
+  assert re.search(r'^--fast on .+: --towers=1 --nobfloat16 \(bfloat16: .+; '
+                   r'1 tower: the network has batch norm\)$', result.stdout,
+                   re.M), result.stdout
 
 
 def test_distort_images_identity_and_shift():
