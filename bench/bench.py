@@ -1,6 +1,14 @@
 """Training and evaluation speed of this package against the same network in Keras 3.
 
-    python bench/bench.py                  # about 10 minutes; writes bench/results.md
+    python bench/bench.py         # about 10 minutes; writes bench/results-<kind>.md
+    ONEDNN_MAX_CPU_ISA=AVX2 python bench/bench.py   # as on an AVX2-only CPU
+
+The kind of CPU (`runtime.cpu_kind`: bf16, avx512 or avx2) is read from the
+CPU's flags, capped by ONEDNN_MAX_CPU_ISA, and names the output file; the
+CPU's model and its AVX-512/BF16/AMX flags head it. bfloat16 rows run only
+where the kind is bf16: elsewhere bfloat16 is emulated, and so slow (Keras'
+mixed_bfloat16 trained at 48 images/s on an AVX2-only CPU) that the bench
+would not end in its usual time; the output says they were skipped.
 
 Each measurement runs in a fresh process (TF1 graph mode and Keras' eager
 mode cannot share one) that warms up, then times several windows of steps;
@@ -9,14 +17,18 @@ moment of a shared machine hits every configuration alike, and each figure
 is the median over all its windows. Throughput is images per second between
 consecutive step ends, input feeding included.
 
-Measured, every training row at batch 100 (the default, and the fast
-settings' batch too):
+Measured, every training row at batch 100 (the default, and --fast's batch
+too):
   ours     res_mnist.py's own training step (its graph, session config and
            next_batch feeding), fp32 and --bfloat16, as one graph (the
-           default) and with --towers=<cores> (the fast settings);
+           default) and with --towers=<cores>; the row that --fast chooses
+           on this CPU is named in the output;
   keras    the same network in Keras 3 (keras.layers, model.fit, Adam on
            ExponentialDecay(0.003, 200, 0.97)), fp32 and with the
-           mixed_bfloat16 policy;
+           mixed_bfloat16 policy, with TensorFlow's own choice of kernels
+           (as a user runs it: on CPUs without AVX512_VNNI, AVX512_BF16,
+           AVX_VNNI or AMX that is Eigen's, not oneDNN's), and where that
+           is Eigen's, also with oneDNN on as this package runs;
   eval     the inference graph (dropout off) as the scripts evaluate:
            batches of 2000 in towers of 250;
   matmul   the machine's float32 and bfloat16 matrix-multiply rate;
@@ -25,6 +37,10 @@ settings' batch too):
 """
 import json
 import os
+
+# As the user's environment had it: resmnist turns oneDNN on, and the Keras
+# rows run as Keras does without this package.
+USER_ONEDNN_OPTS = os.environ.get('TF_ENABLE_ONEDNN_OPTS')
 import statistics
 import subprocess
 import sys
@@ -44,8 +60,8 @@ flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
 flags.DEFINE_integer('windows', 8, 'Timed windows per process.')
 flags.DEFINE_integer('window_steps', 10, 'Steps per timed window.')
 flags.DEFINE_integer('warmup_steps', 25, 'Untimed steps first.')
-flags.DEFINE_string('output', os.path.join(HERE, 'results.md'),
-                    'Markdown table to write.')
+flags.DEFINE_string('output', None, 'Markdown table to write; default '
+                    'bench/results-<kind of CPU>.md.')
 flags.DEFINE_string('net', 'resnet', 'The network to time (a name of '
                     'nets/nets_factory.py); Keras rows only for resnet, '
                     'towers rows only for networks without batch norm.')
@@ -55,14 +71,36 @@ flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 FLAGS = flags.FLAGS
 
 TOWERS = num_cores()
+# The CPU flags that make TensorFlow turn oneDNN on by itself
+# (tensorflow/core/util/util.cc, IsMKLEnabled).
+TF_ONEDNN_FLAGS = {'avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_tile',
+                   'amx_int8', 'amx_bf16'}
+# What the bench reports of the CPU's flags.
+REPORTED_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni',
+                  'avx512_bf16', 'amx_tile', 'amx_bf16')
+
+
+def _keras_onednn_default():
+  """Whether Keras, run without this package, gets oneDNN's kernels."""
+  if USER_ONEDNN_OPTS is not None:
+    return USER_ONEDNN_OPTS not in ('0', 'false', 'False')
+  return bool(TF_ONEDNN_FLAGS & runtime.cpu_flags())
+
+
+def _precisions():
+  """The precisions the bench runs here: bf16 only on bf16 CPUs."""
+  if runtime.cpu_kind() == 'bf16':
+    return (('fp32', False), ('bf16', True))
+  return (('fp32', False),)
 
 
 def _configs(net):
   """(name, worker, settings) of each row; ours takes a Recipe's fields."""
   from nets import nets_factory
   towers = not nets_factory.has_batch_norm(net, nets_factory.network_options(net))
+  bf16 = len(_precisions()) > 1
   rows = []
-  for precision, bfloat16 in (('fp32', False), ('bf16', True)):
+  for precision, bfloat16 in _precisions():
     rows.append(('ours %s, 1 tower' % precision, 'ours',
                  {'recipe': {'net': net, 'bfloat16': bfloat16}}))
     if towers:
@@ -70,15 +108,20 @@ def _configs(net):
                    {'recipe': {'net': net, 'bfloat16': bfloat16,
                                'towers': TOWERS}}))
   if net == 'resnet':  # the same network in Keras 3
-    rows += [('Keras fp32', 'keras', {'batch_size': 100, 'policy': 'float32'}),
-             ('Keras bf16', 'keras', {'batch_size': 100,
-                                      'policy': 'mixed_bfloat16'})]
-  return rows + [
-      ('ours eval fp32', 'eval', {'net': net, 'bfloat16': False}),
-      ('ours eval bf16', 'eval', {'net': net, 'bfloat16': True}),
-      ('matmul fp32', 'matmul', {'dtype': 'float32'}),
-      ('matmul bf16', 'matmul', {'dtype': 'bfloat16'}),
-  ]
+    onednn = _keras_onednn_default()
+    for precision, policy in (('fp32', 'float32'), ('bf16', 'mixed_bfloat16')):
+      if precision == 'fp32' or bf16:
+        rows.append(('Keras %s' % precision, 'keras',
+                     {'batch_size': 100, 'policy': policy, 'onednn': onednn}))
+    if not onednn:
+      rows.append(('Keras fp32, oneDNN on', 'keras',
+                   {'batch_size': 100, 'policy': 'float32', 'onednn': True}))
+  for precision, bfloat16 in _precisions():
+    rows.append(('ours eval %s' % precision, 'eval',
+                 {'net': net, 'bfloat16': bfloat16}))
+  return rows + [('matmul %s' % precision, 'matmul',
+                  {'dtype': 'bfloat16' if bfloat16 else 'float32'})
+                 for precision, bfloat16 in _precisions()]
 
 
 def _windows(step, batch_size):
@@ -265,31 +308,55 @@ WORKERS = {'ours': worker_ours, 'eval': worker_eval, 'keras': worker_keras,
 
 
 def _run_worker(worker, config):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  if 'onednn' in config:  # set before TensorFlow loads in the worker
+    env['TF_ENABLE_ONEDNN_OPTS'] = '1' if config['onednn'] else '0'
   command = [sys.executable, os.path.abspath(__file__), '--worker=' + worker,
              '--config=' + json.dumps(config),
              '--windows=%d' % FLAGS.windows,
              '--window_steps=%d' % FLAGS.window_steps,
              '--warmup_steps=%d' % FLAGS.warmup_steps]
-  result = subprocess.run(command, capture_output=True, text=True,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  result = subprocess.run(command, capture_output=True, text=True, env=env)
   if result.returncode:
     sys.exit('bench.py: error: worker %s %s failed: %s'
              % (worker, config, result.stderr.strip().splitlines()[-1:]))
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _fast_row(net):
+  """The name of the row that `res_mnist.py --fast` would train as here."""
+  from nets import nets_factory
+  towers, bfloat16, _ = runtime.fast_settings(nets_factory.has_batch_norm(
+      net, nets_factory.network_options(net)))
+  return 'ours %s, %s' % ('bf16' if bfloat16 else 'fp32',
+                          'towers' if towers > 1 else '1 tower')
+
+
 def _report(rates, forward_flops, train_flops):
   """The markdown of the results: one table, and ratios where they apply."""
   median = {name: statistics.median(values) for name, values in rates.items()}
+  flags = runtime.cpu_flags()
+  kind = runtime.cpu_kind()
+  fast = _fast_row(FLAGS.net)
   lines = [
-      '# Benchmark results',
+      '# Benchmark results: %s CPU' % kind,
       '',
-      'Machine: %s, %d cores; "towers" is `--towers=%d`. Command: '
-      '`python bench/bench.py --net=%s --rounds=%d --windows=%d '
-      '--window_steps=%d`. Medians of %d windows per row, images/s (matmul: '
-      'GFLOP/s).' % (runtime.cpu_model(), num_cores(), num_cores(), FLAGS.net,
-                     FLAGS.rounds, FLAGS.windows, FLAGS.window_steps,
-                     FLAGS.rounds * FLAGS.windows),
+      'Machine: %s, %d cores; CPU flags %s; without %s. Kind: %s '
+      '(ONEDNN_MAX_CPU_ISA=%s). oneDNN: on for ours; %s for Keras as '
+      'TensorFlow chooses it. "towers" is `--towers=%d`; `--fast` here '
+      'trains as "%s". Command: `%spython bench/bench.py --net=%s '
+      '--rounds=%d --windows=%d --window_steps=%d`. Medians of %d windows '
+      'per row, images/s (matmul: GFLOP/s).'
+      % (runtime.cpu_model(), num_cores(),
+         ', '.join(f for f in REPORTED_FLAGS if f in flags) or 'unknown',
+         ', '.join(f for f in REPORTED_FLAGS if f not in flags) or 'none',
+         kind, os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset'),
+         'on' if _keras_onednn_default() else 'off (Eigen\'s kernels)',
+         num_cores(), fast,
+         ('ONEDNN_MAX_CPU_ISA=%s ' % os.environ['ONEDNN_MAX_CPU_ISA']
+          if 'ONEDNN_MAX_CPU_ISA' in os.environ else ''),
+         FLAGS.net, FLAGS.rounds, FLAGS.windows, FLAGS.window_steps,
+         FLAGS.rounds * FLAGS.windows),
       '',
       '| configuration | median | min | max |',
       '| --- | ---: | ---: | ---: |',
@@ -297,26 +364,33 @@ def _report(rates, forward_flops, train_flops):
   lines += ['| %s | %.0f | %.0f | %.0f |' % (name, median[name], min(values),
                                              max(values))
             for name, values in rates.items()]
-  pairs = [('ours bf16, towers', 'Keras fp32'), ('ours bf16, towers', 'Keras bf16'),
-           ('ours fp32, towers', 'Keras fp32'), ('ours bf16, 1 tower', 'Keras bf16'),
-           ('ours fp32, 1 tower', 'Keras fp32')]
-  ratios = ['| %s / %s | %.2f |' % (a, b, median[a] / median[b])
-            for a, b in pairs if a in median and b in median]
+  if kind != 'bf16':
+    lines += ['', 'bfloat16 rows skipped: this CPU (as capped) has no '
+              'bfloat16 in hardware, and emulated bfloat16 is slower than '
+              'fp32 (`--fast` does not use it here).']
+  pairs = [(fast, 'ours fp32, 1 tower'), (fast, 'Keras fp32'),
+           (fast, 'Keras fp32, oneDNN on'), (fast, 'Keras bf16'),
+           ('ours fp32, 1 tower', 'Keras fp32'),
+           ('ours fp32, 1 tower', 'Keras fp32, oneDNN on'),
+           ('ours bf16, 1 tower', 'Keras bf16')]
+  ratios = ['| %s%s / %s | %.2f |' % (a, ' (--fast)' if a == fast else '', b,
+                                     median[a] / median[b])
+            for a, b in pairs if a in median and b in median and a != b]
   if ratios:
     lines += ['', '| ratio | value |', '| --- | ---: |'] + ratios
-  fastest = {precision: max(value for name, value in median.items()
-                            if name.startswith('ours %s,' % precision))
-             for precision in ('fp32', 'bf16')}
-  fp32_peak = median['matmul fp32'] * 1e9 / train_flops
-  bf16_peak = median['matmul bf16'] * 1e9 / train_flops
+  bounds = []
+  for precision in ('fp32', 'bf16'):
+    if 'matmul ' + precision in median:
+      peak = median['matmul ' + precision] * 1e9 / train_flops
+      fastest = max(value for name, value in median.items()
+                    if name.startswith('ours %s,' % precision))
+      bounds.append('%.0f images/s in %s (the fastest %s row reaches %.0f%%)'
+                    % (peak, precision, precision, 100 * fastest / peak))
   lines += [
       '',
       'FLOPs per image (TF profiler): forward %.1f M, training step %.1f M. '
-      'At the measured matmul rates that bounds training at %.0f images/s '
-      'in fp32 and %.0f in bf16; the fastest training row reaches %.0f%% '
-      '(fp32) and %.0f%% (bf16) of those bounds.'
-      % (forward_flops / 1e6, train_flops / 1e6, fp32_peak, bf16_peak,
-         100 * fastest['fp32'] / fp32_peak, 100 * fastest['bf16'] / bf16_peak),
+      'At the measured matmul rates that bounds training at %s.'
+      % (forward_flops / 1e6, train_flops / 1e6, '; '.join(bounds)),
   ]
   return '\n'.join(lines) + '\n'
 
@@ -337,7 +411,9 @@ def main(_):
                statistics.median(rates[name])), flush=True)
   forward_flops, train_flops = _run_worker('flops', {'net': FLAGS.net})
   text = _report(rates, forward_flops, train_flops)
-  with open(FLAGS.output, 'w') as f:
+  output = FLAGS.output or os.path.join(
+      HERE, 'results-%s.md' % runtime.cpu_kind())
+  with open(output, 'w') as f:
     f.write(text)
   print()
   print(text)
