@@ -1,0 +1,87 @@
+"""Where a training step's time goes: per op type, from TensorFlow's trace.
+
+    python bench/profile_step.py                 # one graph
+    python bench/profile_step.py --towers=2      # towers
+    TF_ENABLE_ONEDNN_OPTS=0 python bench/profile_step.py   # Eigen's kernels
+
+Runs res_mnist.py's training step (its graph and session config) for
+--warmup_steps, then traces --steps steps (`RunOptions.FULL_TRACE`) and
+prints, per step: the wall time, the sum of the ops' times, and the op
+types that take the most (oneDNN's kernels are named `_MklNative...` or
+`_Fused...`; Eigen's have the plain names). With one graph the ops run one
+after another, each on every core; with towers two ops run at once, one
+core each, so their times add up to about twice the wall time when both
+cores are busy. A traced step is slower than an untimed one: compare runs
+of this script, not its times with the bench's.
+"""
+import collections
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+from resmnist import runtime  # noqa: E402
+from resmnist import training  # noqa: E402
+from resmnist.recipe import Recipe  # noqa: E402
+
+flags.DEFINE_integer('towers', 1, 'Towers of the training step.')
+flags.DEFINE_integer('batch_size', 100, 'Images per step.')
+flags.DEFINE_integer('warmup_steps', 20, 'Untraced steps first.')
+flags.DEFINE_integer('steps', 10, 'Traced steps.')
+flags.DEFINE_integer('top', 12, 'Op types to list.')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  tf.disable_v2_behavior()
+  recipe = Recipe(towers=FLAGS.towers, batch_size=FLAGS.batch_size, seed=0)
+  graph = training.build_training_graph(recipe)
+  rng = np.random.RandomState(0)
+  feed = {graph.images: rng.rand(recipe.batch_size, 784).astype(np.float32),
+          graph.labels: np.eye(10, dtype=np.float32)[
+              rng.randint(0, 10, recipe.batch_size)]}
+  sess = tf.Session(config=runtime.session_config(recipe.towers))
+  sess.run(tf.global_variables_initializer())
+  for _ in range(FLAGS.warmup_steps):
+    sess.run(graph.train_op, feed)
+  options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+  walls, busy = [], []
+  by_type = collections.Counter()
+  for _ in range(FLAGS.steps):
+    metadata = tf.RunMetadata()
+    start = time.perf_counter()
+    sess.run(graph.train_op, feed, options=options, run_metadata=metadata)
+    walls.append(time.perf_counter() - start)
+    total = 0
+    for device in metadata.step_stats.dev_stats:
+      for node in device.node_stats:
+        # timeline_label: "name = Op(inputs)"; the op type is before "(".
+        label = node.timeline_label.split(' = ', 1)[-1].split('(', 1)[0]
+        by_type[label or node.node_name] += node.all_end_rel_micros
+        total += node.all_end_rel_micros
+    busy.append(total / 1e6)
+  print('%s, %d cores; oneDNN %s; towers %d, batch %d' % (
+      runtime.cpu_model(), runtime.num_cores(),
+      'on' if runtime.onednn_enabled() else 'off (Eigen)', recipe.towers,
+      recipe.batch_size))
+  print('traced step: wall %.1f ms, ops %.1f ms (medians of %d)' % (
+      1e3 * statistics.median(walls), 1e3 * statistics.median(busy),
+      FLAGS.steps))
+  print('%-40s %10s %7s' % ('op type', 'ms / step', 'share'))
+  everything = sum(by_type.values())
+  for label, micros in by_type.most_common(FLAGS.top):
+    print('%-40s %10.2f %6.1f%%' % (label[:40], micros / 1e3 / FLAGS.steps,
+                                    100.0 * micros / everything))
+
+
+if __name__ == '__main__':
+  app.run(main)
