@@ -36,7 +36,9 @@ flags.DEFINE_integer('towers', 1, 'Towers of the training step.')
 flags.DEFINE_integer('batch_size', 100, 'Images per step.')
 flags.DEFINE_integer('warmup_steps', 20, 'Untraced steps first.')
 flags.DEFINE_integer('steps', 10, 'Traced steps.')
-flags.DEFINE_integer('top', 12, 'Op types to list.')
+flags.DEFINE_integer('top', 12, 'Op types (or ops) to list.')
+flags.DEFINE_bool('by_op', False, 'List single ops (e.g. which convolution\'s '
+                  'gradient) instead of op types.')
 
 FLAGS = flags.FLAGS
 
@@ -65,8 +67,10 @@ def main(_):
     for device in metadata.step_stats.dev_stats:
       for node in device.node_stats:
         # timeline_label: "name = Op(inputs)"; the op type is before "(".
-        label = node.timeline_label.split(' = ', 1)[-1].split('(', 1)[0]
-        by_type[label or node.node_name] += node.all_end_rel_micros
+        op_type = node.timeline_label.split(' = ', 1)[-1].split('(', 1)[0]
+        label = ('%s %s' % (op_type, node.node_name) if FLAGS.by_op
+                 else op_type or node.node_name)
+        by_type[label] += node.all_end_rel_micros
         total += node.all_end_rel_micros
     busy.append(total / 1e6)
   print('%s, %d cores; oneDNN %s; towers %d, batch %d' % (
@@ -76,11 +80,14 @@ def main(_):
   print('traced step: wall %.1f ms, ops %.1f ms (medians of %d)' % (
       1e3 * statistics.median(walls), 1e3 * statistics.median(busy),
       FLAGS.steps))
-  print('%-40s %10s %7s' % ('op type', 'ms / step', 'share'))
+  width = 90 if FLAGS.by_op else 40
+  print('%-*s %10s %7s' % (width, 'op' if FLAGS.by_op else 'op type',
+                           'ms / step', 'share'))
   everything = sum(by_type.values())
   for label, micros in by_type.most_common(FLAGS.top):
-    print('%-40s %10.2f %6.1f%%' % (label[:40], micros / 1e3 / FLAGS.steps,
-                                    100.0 * micros / everything))
+    print('%-*s %10.2f %6.1f%%' % (width, label[:width],
+                                   micros / 1e3 / FLAGS.steps,
+                                   100.0 * micros / everything))
 
 
 if __name__ == '__main__':
