@@ -11,7 +11,9 @@ mixed_bfloat16 trained at 48 images/s on an AVX2-only CPU) that the bench
 would not end in its usual time; the output says they were skipped.
 
 Each measurement runs in a fresh process (TF1 graph mode and Keras' eager
-mode cannot share one) that warms up, then times several windows of steps;
+mode cannot share one) that warms up, then times several windows of steps
+(each process within --budget_seconds once it has 3 windows, so that a
+slow CPU times fewer windows instead of taking twice as long);
 the processes are run round-robin for --rounds rounds, so that a slow
 moment of a shared machine hits every configuration alike, and each figure
 is the median over all its windows. Throughput is images per second between
@@ -60,6 +62,11 @@ flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
 flags.DEFINE_integer('windows', 8, 'Timed windows per process.')
 flags.DEFINE_integer('window_steps', 10, 'Steps per timed window.')
 flags.DEFINE_integer('warmup_steps', 25, 'Untimed steps first.')
+flags.DEFINE_float('budget_seconds', 10.0, 'Per process: warm-up ends after '
+                   'this many seconds once 5 steps are done, and timing after '
+                   'this many seconds of windows once 3 are done; so a slow '
+                   'CPU times fewer windows instead of taking longer. 0: no '
+                   'limit.', lower_bound=0)
 flags.DEFINE_string('output', None, 'Markdown table to write; default '
                     'bench/results-<kind of CPU>.md.')
 flags.DEFINE_string('net', 'resnet', 'The network to time (a name of '
@@ -126,14 +133,20 @@ def _configs(net):
 
 def _windows(step, batch_size):
   """Runs `step` warm-up + timed windows; returns images/s per window."""
-  for _ in range(FLAGS.warmup_steps):
+  budget = FLAGS.budget_seconds or float('inf')
+  start = time.perf_counter()
+  for done in range(FLAGS.warmup_steps):
+    if done >= 5 and time.perf_counter() - start > budget:
+      break
     step()
-  rates = []
-  for _ in range(FLAGS.windows):
+  rates, timed = [], 0.0
+  while len(rates) < FLAGS.windows and (len(rates) < 3 or timed < budget):
     start = time.perf_counter()
     for _ in range(FLAGS.window_steps):
       step()
-    rates.append(batch_size * FLAGS.window_steps / (time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    timed += seconds
+    rates.append(batch_size * FLAGS.window_steps / seconds)
   return rates
 
 
@@ -315,7 +328,8 @@ def _run_worker(worker, config):
              '--config=' + json.dumps(config),
              '--windows=%d' % FLAGS.windows,
              '--window_steps=%d' % FLAGS.window_steps,
-             '--warmup_steps=%d' % FLAGS.warmup_steps]
+             '--warmup_steps=%d' % FLAGS.warmup_steps,
+             '--budget_seconds=%g' % FLAGS.budget_seconds]
   result = subprocess.run(command, capture_output=True, text=True, env=env)
   if result.returncode:
     sys.exit('bench.py: error: worker %s %s failed: %s'
@@ -332,7 +346,7 @@ def _fast_row(net):
                           'towers' if towers > 1 else '1 tower')
 
 
-def _report(rates, forward_flops, train_flops):
+def _report(rates, forward_flops, train_flops, minutes):
   """The markdown of the results: one table, and ratios where they apply."""
   median = {name: statistics.median(values) for name, values in rates.items()}
   flags = runtime.cpu_flags()
@@ -345,8 +359,9 @@ def _report(rates, forward_flops, train_flops):
       '(ONEDNN_MAX_CPU_ISA=%s). oneDNN: on for ours; %s for Keras as '
       'TensorFlow chooses it. "towers" is `--towers=%d`; `--fast` here '
       'trains as "%s". Command: `%spython bench/bench.py --net=%s '
-      '--rounds=%d --windows=%d --window_steps=%d`. Medians of %d windows '
-      'per row, images/s (matmul: GFLOP/s).'
+      '--rounds=%d --windows=%d --window_steps=%d --budget_seconds=%g`. '
+      'Medians of up to %d windows per row (fewer where a process\'s %g s '
+      'ran out), images/s (matmul: GFLOP/s). The bench took %.1f min.'
       % (runtime.cpu_model(), num_cores(),
          ', '.join(f for f in REPORTED_FLAGS if f in flags) or 'unknown',
          ', '.join(f for f in REPORTED_FLAGS if f not in flags) or 'none',
@@ -356,13 +371,14 @@ def _report(rates, forward_flops, train_flops):
          ('ONEDNN_MAX_CPU_ISA=%s ' % os.environ['ONEDNN_MAX_CPU_ISA']
           if 'ONEDNN_MAX_CPU_ISA' in os.environ else ''),
          FLAGS.net, FLAGS.rounds, FLAGS.windows, FLAGS.window_steps,
-         FLAGS.rounds * FLAGS.windows),
+         FLAGS.budget_seconds, FLAGS.rounds * FLAGS.windows,
+         FLAGS.budget_seconds, minutes),
       '',
-      '| configuration | median | min | max |',
-      '| --- | ---: | ---: | ---: |',
+      '| configuration | median | min | max | windows |',
+      '| --- | ---: | ---: | ---: | ---: |',
   ]
-  lines += ['| %s | %.0f | %.0f | %.0f |' % (name, median[name], min(values),
-                                             max(values))
+  lines += ['| %s | %.0f | %.0f | %.0f | %d |'
+            % (name, median[name], min(values), max(values), len(values))
             for name, values in rates.items()]
   if kind != 'bf16':
     lines += ['', 'bfloat16 rows skipped: this CPU (as capped) has no '
@@ -401,6 +417,7 @@ def main(_):
     print(json.dumps(WORKERS[FLAGS.worker](config)))
     return
 
+  started = time.time()
   configs = _configs(FLAGS.net)
   rates = {name: [] for name, _, _ in configs}
   for round_index in range(FLAGS.rounds):
@@ -410,7 +427,8 @@ def main(_):
             % (round_index + 1, FLAGS.rounds, name,
                statistics.median(rates[name])), flush=True)
   forward_flops, train_flops = _run_worker('flops', {'net': FLAGS.net})
-  text = _report(rates, forward_flops, train_flops)
+  text = _report(rates, forward_flops, train_flops,
+                 (time.time() - started) / 60)
   output = FLAGS.output or os.path.join(
       HERE, 'results-%s.md' % runtime.cpu_kind())
   with open(output, 'w') as f:
