@@ -296,7 +296,7 @@ def train(data, recipe, settings, cluster=None):
     if progress.step > progress.start_step:
       print('Model saved to %s' % final)
       print('trained steps %d-%d in %.1f s (start-up and evaluations apart)'
-            % (progress.start_step + 1, progress.step, clock.elapsed()))
+            % (progress.start_step + 1, progress.step, progress.seconds))
     _report(evaluator, data, final, settings)
 
 

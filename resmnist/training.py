@@ -215,13 +215,24 @@ def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
 
 
 class TrainingClock(object):
-  """Seconds of training, evaluation time left out."""
+  """Seconds of training: from the first step on, evaluation time left out.
+
+  Start-up (building the session, restoring, the first checkpoint) is not
+  training: the clock starts at the first step (`start`), whose one-off
+  kernel set-up it counts.
+  """
 
   def __init__(self):
-    self._start = time.time()
+    self._start = None
     self._paused = 0.0
 
+  def start(self):
+    if self._start is None:
+      self._start = time.time()
+
   def elapsed(self):
+    if self._start is None:
+      return 0.0
     return time.time() - self._start - self._paused
 
   @contextlib.contextmanager
@@ -236,8 +247,10 @@ class TrainingClock(object):
 class ProgressHook(tf.train.SessionRunHook):
   """Prints `training step N, loss L (I images/s, H:MM:SS left)`.
 
-  Also remembers the step and loss of the last run (for the NaN message)
-  and the step the session started at.
+  Also remembers the step and loss of the last run (for the NaN message),
+  the step the session started at, and the seconds of training at the last
+  step (`seconds`: the saves and summaries after it left out). Starts
+  `clock` at the first step.
   """
 
   def __init__(self, graph, batch_size, max_steps, log_every, clock):
@@ -249,16 +262,19 @@ class ProgressHook(tf.train.SessionRunHook):
     self._clock = clock
     self.start_step = self.step = None
     self.loss = None
+    self.seconds = 0.0
 
   def after_create_session(self, session, coord):
     self.start_step = self.step = int(session.run(self._global_step))
     self._window = (self._clock.elapsed(), self.step)
 
   def before_run(self, run_context):
+    self._clock.start()
     return tf.train.SessionRunArgs(self._fetches)
 
   def after_run(self, run_context, run_values):
     self.step, self.loss = run_values.results['step'], run_values.results['loss']
+    self.seconds = self._clock.elapsed()
     # A sync worker's first steps can end before the chief's first update.
     if self.step % self._log_every or self.step == self._window[1]:
       return

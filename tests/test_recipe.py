@@ -243,3 +243,18 @@ def test_training_curves_png(small_data, tmp_path):
   empty = run_script('res_mnist_plot.py', '--model_dir=%s' % tmp_path)
   assert empty.returncode == 1
   assert 'no training summaries found' in empty.stderr
+
+
+def test_training_clock_leaves_out_start_up_and_evaluations(monkeypatch):
+  now = [100.0]
+  monkeypatch.setattr(training.time, 'time', lambda: now[0])
+  clock = training.TrainingClock()
+  now[0] += 5  # building the session: not training
+  assert clock.elapsed() == 0.0
+  clock.start()  # the first step
+  now[0] += 3
+  with clock.paused():  # an evaluation
+    now[0] += 10
+  now[0] += 2
+  clock.start()  # later steps do not restart it
+  assert clock.elapsed() == 5.0
