@@ -99,6 +99,10 @@ flags.DEFINE_float('weight_decay', 0.0, 'L2 weight decay of the conv and '
 flags.DEFINE_bool('augment', False, 'Random shifts, rotations and scaling of '
                   'the training images; left-right flips too on Fashion-MNIST '
                   '(a mirrored shoe is a shoe, a mirrored 2 is not a 2).')
+flags.DEFINE_integer('cutout', 0, 'Side in pixels of a square of zeros put at '
+                     'a random place of each training image (Cutout, DeVries '
+                     'and Taylor 2017); 0: none.', lower_bound=0,
+                     upper_bound=28)
 flags.DEFINE_integer('seed', None, 'Seed of the weights, dropout and data '
                      'order; unset: a different run each time.')
 

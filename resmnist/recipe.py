@@ -35,6 +35,8 @@ class Recipe:
     weight_decay: L2 decay of the conv and fully connected weights.
     augment: random shifts, rotations and scaling of the training images,
       and left-right flips where the dataset allows them (Fashion-MNIST).
+    cutout: side in pixels of a square of zeros put at a random place of
+      each training image (after `augment`'s distortions); 0: none.
     seed: graph-level seed (weights, dropout, augmentation) and data order;
       None gives a different run each time.
     towers: split each batch into this many towers that share the weights
@@ -57,6 +59,7 @@ class Recipe:
   max_steps: int = 500
   weight_decay: float = 0.0
   augment: bool = False
+  cutout: int = 0
   seed: Optional[int] = None
   towers: int = 1
   bfloat16: bool = False

@@ -83,6 +83,23 @@ def distort_images(images, seed=None, max_rotation_degrees=MAX_ROTATION_DEGREES,
   return tf.reshape(distorted, [-1, IMAGE_PIXELS])
 
 
+def cut_out(images, size, seed=None):
+  """Cutout (DeVries and Taylor 2017): each image of a `[B, 784]` batch
+  with a `size` x `size` square of zeros at a random centre, clipped at the
+  border, so that no one part of an image is relied on."""
+  centres = tf.random.uniform([tf.shape(images)[0], 2], 0, IMAGE_SIZE,
+                              dtype=tf.int32, seed=seed)
+  pixels = tf.range(IMAGE_SIZE)
+
+  def inside(axis):  # [B, 28]: which rows (0) or columns (1) the square covers
+    offset = pixels[None, :] - centres[:, axis:axis + 1]
+    return (offset >= -(size // 2)) & (offset < size - size // 2)
+
+  square = inside(0)[:, :, None] & inside(1)[:, None, :]
+  return images * tf.reshape(1.0 - tf.cast(square, tf.float32),
+                             [-1, IMAGE_PIXELS])
+
+
 def configure_learning_rate(recipe, global_step):
   """The learning rate of `recipe` at `global_step`, as a tensor."""
   if recipe.lr_schedule == 'exponential':
@@ -117,8 +134,8 @@ def build_training_graph(recipe, sync_replicas=0):
   workers (`tf.train.SyncReplicasOptimizer`, then `sync_optimizer`, whose
   session hook each worker needs); else updates are applied as they come.
 
-  Dropout, batch norm (batch statistics, moving averages updated in place)
-  and augmentation are on unconditionally: evaluation has a graph of its
+  Dropout, batch norm (batch statistics, moving averages updated in place),
+  augmentation and cutout are on unconditionally: evaluation has a graph of its
   own (`loader.EvalModel`). Running `train_op` trains one step and returns
   the new global step; `cross_entropy` is the loss without weight decay;
   `best_accuracy` is the best validation accuracy so far (-1 at first).
@@ -131,6 +148,8 @@ def build_training_graph(recipe, sync_replicas=0):
   # graph has no flip op, so its random ops keep their seeds.)
   flip = input_data.DATASETS[recipe.dataset].mirror_invariant
   distorted = distort_images(images, flip=flip) if recipe.augment else images
+  if recipe.cutout:
+    distorted = cut_out(distorted, recipe.cutout)
   # Resource variables: see `res_mnist_inference.training`.
   with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
     logits = nets_factory.network_logits(

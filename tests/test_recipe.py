@@ -93,8 +93,11 @@ def test_preset_best_with_overrides(small_data, tmp_path):
   result = run_script('res_mnist.py', '--preset=best', '--epochs=0.2',
                       '--data_dir=' + small_data, '--model_dir=' + model_dir,
                       '--nocheck_sha256', '--validation_size=100',
-                      '--eval_every=1', '--log_every=1', '--nobfloat16')
+                      '--eval_every=1', '--log_every=1', '--nobfloat16',
+                      '--cutout=6')
   assert result.returncode == 0, result.stderr
+  with open(os.path.join(model_dir, 'model.json')) as f:
+    assert json.load(f)['recipe']['cutout'] == 6
   # 0.2 epochs of 500 images at the default batch of 100: one step.
   assert re.findall(r'^training step (\d+),', result.stdout, re.M) == ['1']
   assert os.path.exists(os.path.join(model_dir, 'best', 'checkpoint'))
@@ -258,3 +261,21 @@ def test_training_clock_leaves_out_start_up_and_evaluations(monkeypatch):
   now[0] += 2
   clock.start()  # later steps do not restart it
   assert clock.elapsed() == 5.0
+
+
+def test_cut_out_zeroes_one_clipped_square():
+  images = np.ones((64, 784), np.float32)
+  with tf.Graph().as_default():
+    out = training.cut_out(tf.constant(images), 8, seed=1)
+    with tf.Session() as sess:
+      value = sess.run(out).reshape(64, 28, 28)
+  sizes = set()
+  for image in value:
+    rows, cols = np.nonzero(image == 0)
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    # One rectangle of zeros: 8 x 8, or less where it leaves the image.
+    assert len(rows) == height * width
+    assert 4 <= height <= 8 and 4 <= width <= 8
+    assert set(np.unique(image)) == {0.0, 1.0}
+    sizes.add((height, width))
+  assert (8, 8) in sizes and len(sizes) > 1
