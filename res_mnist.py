@@ -387,7 +387,8 @@ def _apply_preset():
 def _choose_fast_settings(options):
   """--fast: sets --towers and --bfloat16 for this CPU, where not given."""
   towers, bfloat16, why = runtime.fast_settings(
-      nets_factory.has_batch_norm(FLAGS.net, options))
+      nets_factory.has_batch_norm(FLAGS.net, options),
+      slower_in_towers=FLAGS.net in nets_factory.SLOWER_IN_TOWERS)
   if not FLAGS['towers'].present:
     FLAGS.towers = towers
   if not FLAGS['bfloat16'].present:

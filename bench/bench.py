@@ -340,8 +340,9 @@ def _run_worker(worker, config):
 def _fast_row(net):
   """The name of the row that `res_mnist.py --fast` would train as here."""
   from nets import nets_factory
-  towers, bfloat16, _ = runtime.fast_settings(nets_factory.has_batch_norm(
-      net, nets_factory.network_options(net)))
+  towers, bfloat16, _ = runtime.fast_settings(
+      nets_factory.has_batch_norm(net, nets_factory.network_options(net)),
+      slower_in_towers=net in nets_factory.SLOWER_IN_TOWERS)
   return 'ours %s, %s' % ('bf16' if bfloat16 else 'fp32',
                           'towers' if towers > 1 else '1 tower')
 

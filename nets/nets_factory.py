@@ -150,6 +150,13 @@ def network_options(name, batch_norm=False, stray_bias=False,
   return options
 
 
+# Measured slower in towers than as one graph (bench/results-avx2-NAME.md,
+# 2 cores of an AMD EPYC: 208 against 257 images/s, and 46 against 48), so
+# --fast trains them as one graph: each tower computes a gradient of every
+# weight, and these two have the most weights (13.1 M and 15.2 M).
+SLOWER_IN_TOWERS = ('bottleneck_resnet', 'vgg16')
+
+
 def has_batch_norm(name, options):
   """True if network `name` built with `options` has batch norm layers."""
   return (name == 'resnet18' or options.get('batch_norm', False)

@@ -103,7 +103,8 @@ def onednn_enabled():
   return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def fast_settings(batch_norm, kind=None, cores=None, onednn=None):
+def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
+                  slower_in_towers=False):
   """What trains fastest here: (towers, bfloat16, why).
 
   Measured (docs/speed.md): bfloat16 1.5-1.7 times as fast where the CPU
@@ -111,7 +112,8 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None):
   tower per core 1.2 (fp32) to 1.35 (bf16) times as fast on AVX-512, 1.15
   times on AVX2 with oneDNN, and not reliably faster with TensorFlow's
   Eigen kernels. Towers never with batch norm (they would race to update
-  its moving averages).
+  its moving averages), nor for a network measured `slower_in_towers`
+  (`nets_factory.SLOWER_IN_TOWERS`).
   """
   kind = kind or cpu_kind()
   cores = cores or num_cores()
@@ -126,6 +128,8 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None):
     reasons.append('1 tower: 1 core')
   elif batch_norm:
     reasons.append('1 tower: the network has batch norm')
+  elif slower_in_towers:
+    reasons.append('1 tower: this network was measured slower in towers')
   elif not onednn:
     reasons.append('1 tower: no faster with TensorFlow\'s Eigen kernels '
                    '(TF_ENABLE_ONEDNN_OPTS=0)')

@@ -51,6 +51,12 @@ def test_fast_settings(batch_norm, kind, cores, onednn, towers, bfloat16):
   assert ('tower' in chosen[2]) and ('bfloat16' in chosen[2])
 
 
+def test_fast_settings_one_graph_for_networks_slower_in_towers():
+  towers, _, why = runtime.fast_settings(False, 'avx512', 2, True,
+                                         slower_in_towers=True)
+  assert towers == 1 and 'slower in towers' in why
+
+
 def test_onednn_is_on():
   # resmnist turns it on unless the environment said otherwise.
   import os
