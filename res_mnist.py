@@ -121,7 +121,8 @@ flags.DEFINE_integer('threads', 0, 'Intra-op threads per kernel; 0: one per '
 flags.DEFINE_bool('fast', False, 'Choose --towers and --bfloat16 for this '
                   'CPU (those not given): bfloat16 only where the CPU has '
                   'it in hardware, one tower per core unless the network has '
-                  'batch norm. Prints what it chose and why. A seed gives '
+                  'batch norm or is slower in towers (bottleneck_resnet, '
+                  'vgg16). Prints what it chose and why. A seed gives '
                   'other numbers than without it (docs/speed.md).')
 
 # Logging, evaluation and checkpoints
