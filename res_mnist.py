@@ -103,6 +103,12 @@ flags.DEFINE_integer('cutout', 0, 'Side in pixels of a square of zeros put at '
                      'a random place of each training image (Cutout, DeVries '
                      'and Taylor 2017); 0: none.', lower_bound=0,
                      upper_bound=28)
+flags.DEFINE_integer('precise_batch_norm', 0, 'After the last step, run this '
+                     'many more training batches forward with the weights '
+                     'frozen, so that batch norm\'s moving averages (what '
+                     'evaluation uses) describe the final weights, not those '
+                     'of the last ~100 steps; 0: not. For short runs at a '
+                     'high rate (docs/zoo.md, article 002).', lower_bound=0)
 flags.DEFINE_integer('seed', None, 'Seed of the weights, dropout and data '
                      'order; unset: a different run each time.')
 
@@ -193,7 +199,7 @@ PRESETS = {
     'article002': dict(net='resnet18', dataset='fashion_mnist',
                        lr_schedule='constant', learning_rate=1e-3,
                        batch_size=32, epochs=1, log_every=100,
-                       save_every=500),
+                       save_every=500, precise_batch_norm=300),
     'article003_deep_mnist': dict(net='deep_mnist', lr_schedule='constant',
                                   learning_rate=1e-4, batch_size=100,
                                   max_steps=10000, log_every=500,
@@ -416,6 +422,11 @@ def main(_):
              'would race to update its moving averages); use --towers=1'
              % (FLAGS.towers, '--batch_norm' if recipe.batch_norm else
                 '--net=%s, which has batch norm' % recipe.net))
+  if recipe.precise_batch_norm and not nets_factory.has_batch_norm(
+      recipe.net, options):
+    sys.exit('res_mnist.py: error: --precise_batch_norm=%d needs batch norm '
+             '(--batch_norm, or a network that has it); --net=%s has none'
+             % (recipe.precise_batch_norm, recipe.net))
   try:
     cluster = clusters.from_flags(FLAGS.ps_hosts, FLAGS.worker_hosts,
                                   FLAGS.job_name, FLAGS.task_index, os.environ)

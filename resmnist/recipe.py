@@ -37,6 +37,10 @@ class Recipe:
       and left-right flips where the dataset allows them (Fashion-MNIST).
     cutout: side in pixels of a square of zeros put at a random place of
       each training image (after `augment`'s distortions); 0: none.
+    precise_batch_norm: after the last step, run this many more training
+      batches forward with the weights frozen, so that batch norm's moving
+      averages describe the final weights (Wu and Johnson 2021, "precise
+      BN"); 0: not.
     seed: graph-level seed (weights, dropout, augmentation) and data order;
       None gives a different run each time.
     towers: split each batch into this many towers that share the weights
@@ -60,6 +64,7 @@ class Recipe:
   weight_decay: float = 0.0
   augment: bool = False
   cutout: int = 0
+  precise_batch_norm: int = 0
   seed: Optional[int] = None
   towers: int = 1
   bfloat16: bool = False

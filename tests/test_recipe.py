@@ -88,6 +88,48 @@ def test_batch_norm_run_updates_moving_averages(small_data, tmp_path):
                   r'--batch_norm$', lines[0])
 
 
+def test_precise_batch_norm_recomputes_only_the_moving_averages(small_data,
+                                                                 tmp_path):
+  """--precise_batch_norm: same weights as without it, other moving averages,
+  and the final checkpoint (what validation and evaluation see) holds them."""
+  checkpoints = {}
+  for batches in (0, 30):
+    model_dir = str(tmp_path / str(batches))
+    result = run_script('res_mnist.py', '--data_dir=' + small_data,
+                        '--model_dir=' + model_dir, '--batch_norm',
+                        '--max_steps=20', '--learning_rate=0.01',
+                        '--lr_schedule=constant', '--eval_every=20',
+                        '--precise_batch_norm=%d' % batches, *SMALL_RUN)
+    assert result.returncode == 0, result.stderr
+    recomputed = re.findall(r"^batch norm's moving averages recomputed over "
+                            r"(\d+) training batches with the weights of step "
+                            r"20 \(\S+ s\)$", result.stdout, re.M)
+    assert recomputed == ([str(batches)] if batches else []), result.stdout
+    checkpoints[batches] = tf.train.load_checkpoint(model_dir + '/my_model-20')
+    with open(os.path.join(model_dir, 'model.json')) as f:
+      assert json.load(f)['recipe']['precise_batch_norm'] == batches
+  names = checkpoints[0].get_variable_to_shape_map()
+  averages = [n for n in names if n.endswith(('moving_mean', 'moving_variance'))]
+  weights = [n for n in names if '/' in n and n not in averages
+             and 'Adam' not in n]
+  assert len(averages) == 28 and len(weights) > 28
+  for name in weights:  # the same seed trained the same weights
+    np.testing.assert_allclose(checkpoints[30].get_tensor(name),
+                               checkpoints[0].get_tensor(name), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  changed = [n for n in averages if not np.allclose(
+      checkpoints[30].get_tensor(n), checkpoints[0].get_tensor(n), rtol=1e-3)]
+  assert len(changed) == len(averages)
+
+  no_batch_norm = run_script('res_mnist.py', '--data_dir=' + small_data,
+                             '--model_dir=' + str(tmp_path / 'none'),
+                             '--precise_batch_norm=10', *SMALL_RUN)
+  assert no_batch_norm.returncode == 1
+  assert no_batch_norm.stderr.strip() == (
+      'res_mnist.py: error: --precise_batch_norm=10 needs batch norm '
+      '(--batch_norm, or a network that has it); --net=resnet has none')
+
+
 def test_preset_best_with_overrides(small_data, tmp_path):
   model_dir = str(tmp_path / 'best')
   result = run_script('res_mnist.py', '--preset=best', '--epochs=0.2',
