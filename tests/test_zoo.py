@@ -134,6 +134,30 @@ def test_article_preset(zoo_data, tmp_path):
           recipe['lr_schedule']) == (10, 0.001, 'constant')
 
 
+def test_article002_preset_trains_on_every_image(zoo_data, tmp_path):
+  """Its epoch is the article's (no validation split), batch norm recomputed."""
+  model_dir = str(tmp_path / 'model')
+  result = run_script('res_mnist.py', '--preset=article002', '--epochs=0.2',
+                      '--precise_batch_norm=2', '--data_dir=' + zoo_data,
+                      '--model_dir=' + model_dir, '--nocheck_sha256')
+  assert result.returncode == 0, result.stderr
+  # 0.2 of all 200 training images at batch 32: 2 steps (1.25 rounded up).
+  assert 'trained steps 1-2 in' in result.stdout
+  assert ("batch norm's moving averages recomputed over 2 training batches "
+          'with the weights of step 2' in result.stdout)
+  assert 'validation accuracy' not in result.stdout
+  assert re.search(r'^test accuracy \S+$', result.stdout, re.M)
+  with open(os.path.join(model_dir, 'model.json')) as f:
+    recipe = json.load(f)['recipe']
+  assert (recipe['net'], recipe['dataset'], recipe['batch_size'],
+          recipe['max_steps'], recipe['precise_batch_norm']) == (
+              'resnet18', 'fashion_mnist', 32, 2, 2)
+  selecting = run_script('res_mnist.py', '--preset=article002',
+                         '--eval_every=10', '--model_dir=%s' % tmp_path)
+  assert ('--eval_every needs a validation split (--validation_size > 0; '
+          '--preset=article002 sets 0)' in one_line_error(selecting))
+
+
 def test_bad_zoo_flags(tmp_path):
   for args, message in (
       (['--net=lenet5', '--batch_norm'],
