@@ -1,0 +1,118 @@
+"""Are a checkpoint's batch norm moving averages stale? Measured three ways.
+
+    python bench/batch_norm_check.py --model_dir=model [--batches=300]
+
+Evaluation uses batch norm's moving averages (decay 0.99: the statistics of
+about the last 100 training steps). After a short run, or one at a constant
+rate, the weights have moved since, and the averages no longer fit them.
+This script evaluates the checkpoint's weights, dropout off, on the
+validation split and the test set:
+
+  moving averages      as res_mnist_eval.py does;
+  batch statistics     each batch of --eval_batch_size normalised by its own
+                       statistics (what training saw);
+  recomputed averages  the moving averages after --batches training batches
+                       of --batch_size run forward with the weights frozen
+                       (what res_mnist.py --precise_batch_norm does).
+
+If the first is far below the other two, the averages are stale. The
+checkpoint is not changed. The validation split is the first
+--validation_size training images, as res_mnist.py holds out by default (a
+model trained without a split has seen them).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from absl import flags  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+from resmnist import checkpoints  # noqa: E402
+from resmnist import cli  # noqa: E402
+from resmnist import common_flags  # noqa: E402
+from resmnist import input_data  # noqa: E402
+from resmnist import model_dir  # noqa: E402
+from nets import nets_factory  # noqa: E402
+
+common_flags.define_data_flags(dataset=False)
+common_flags.define_model_dir_flags(checkpoint_path=True)
+flags.DEFINE_integer('batches', 300, 'Training batches for the recomputed '
+                     'averages.', lower_bound=1)
+flags.DEFINE_integer('batch_size', None, 'Their size; default: the one the '
+                     'model was trained with (model.json), else 100.',
+                     lower_bound=1)
+flags.DEFINE_integer('eval_batch_size', 100, 'Images per evaluation batch '
+                     '(the batch whose statistics the second row uses).',
+                     lower_bound=1)
+flags.DEFINE_integer('validation_size', 5000, 'Training images held out as '
+                     'the validation split.', lower_bound=0)
+flags.DEFINE_integer('seed', 0, 'Seed of the training batches\' order.')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  try:
+    path = checkpoints.require_checkpoint(FLAGS.model_dir,
+                                          FLAGS.checkpoint_path)
+    info = model_dir.read_info(FLAGS.model_dir, path)
+    if not nets_factory.has_batch_norm(info['net'],
+                                       model_dir.net_options(info)):
+      sys.exit('batch_norm_check.py: error: %s has no batch norm' % path)
+    data = common_flags.read_data(FLAGS, info.get('dataset', 'mnist'),
+                                  FLAGS.validation_size, FLAGS.seed)
+  except (checkpoints.CheckpointError, model_dir.ModelDirError,
+          input_data.DataError) as e:
+    sys.exit('batch_norm_check.py: error: %s' % e)
+  batch_size = FLAGS.batch_size or info.get('recipe', {}).get('batch_size',
+                                                              100)
+  images = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS])
+  labels = tf.placeholder(tf.float32, [None, info.get('num_classes', 10)])
+  correct = {}
+  for mode, is_training in (('batch', True), ('moving', False)):
+    with tf.variable_scope(tf.get_variable_scope(),
+                           reuse=tf.AUTO_REUSE):
+      logits = nets_factory.network_logits(
+          info['net'], images, num_classes=info.get('num_classes', 10),
+          is_training=is_training, **model_dir.net_options(info))
+    correct[mode] = tf.reduce_sum(tf.cast(tf.equal(
+        tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.int32))
+  # Batch norm updates its moving averages in place in the training mode.
+  update = correct['batch']
+  tf.train.get_or_create_global_step()
+  variables = tf.global_variables()
+  saver = tf.train.Saver(variables)
+  with tf.Session() as session:
+    checkpoints.restore(session, saver, path, variables)
+
+    def accuracy(mode, data_set):
+      total = 0
+      for start in range(0, data_set.num_examples, FLAGS.eval_batch_size):
+        end = start + FLAGS.eval_batch_size
+        total += session.run(correct[mode], {
+            images: data_set.images[start:end],
+            labels: data_set.labels[start:end]})
+      return total / max(data_set.num_examples, 1)
+
+    def report(what, mode):
+      print('%-22s validation %.4f  test %.4f' % (
+          what, accuracy(mode, data.validation), accuracy(mode, data.test)))
+
+    print('%s (%s, %s)' % (path, info['net'], info.get('dataset', 'mnist')))
+    report('moving averages', 'moving')
+    report('batch statistics', 'batch')
+    # That evaluation updated the averages too: start again from the
+    # checkpoint's, as --precise_batch_norm does.
+    checkpoints.restore(session, saver, path, variables)
+    for _ in range(FLAGS.batches):
+      batch_images, batch_labels = data.train.next_batch(batch_size)
+      session.run(update, {images: batch_images, labels: batch_labels})
+    report('recomputed averages', 'moving')
+    print('(recomputed over %d training batches of %d, weights frozen; '
+          'the checkpoint is unchanged)' % (FLAGS.batches, batch_size))
+
+
+if __name__ == '__main__':
+  cli.run(main)
