@@ -5,15 +5,17 @@
 Evaluation uses batch norm's moving averages (decay 0.99: the statistics of
 about the last 100 training steps). After a short run, or one at a constant
 rate, the weights have moved since, and the averages no longer fit them.
-This script evaluates the checkpoint's weights, dropout off, on the
-validation split and the test set:
+This script evaluates the checkpoint's weights on the validation split and
+the test set:
 
-  moving averages      as res_mnist_eval.py does;
+  moving averages      as res_mnist_eval.py does (dropout off);
   batch statistics     each batch of --eval_batch_size normalised by its own
-                       statistics (what training saw);
-  recomputed averages  the moving averages after --batches training batches
-                       of --batch_size run forward with the weights frozen
-                       (what res_mnist.py --precise_batch_norm does).
+                       statistics, as in training (dropout on too, where the
+                       network has it: they come together in slim's nets);
+  recomputed averages  the moving averages computed again from --batches
+                       training batches of --batch_size run forward with the
+                       weights frozen (as res_mnist.py --precise_batch_norm
+                       does).
 
 If the first is far below the other two, the averages are stale. The
 checkpoint is not changed. The validation split is the first
@@ -34,6 +36,7 @@ from resmnist import cli  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import input_data  # noqa: E402
 from resmnist import model_dir  # noqa: E402
+from resmnist import training  # noqa: E402
 from nets import nets_factory  # noqa: E402
 
 common_flags.define_data_flags(dataset=False)
@@ -83,9 +86,10 @@ def main(_):
   update = correct['batch']
   tf.train.get_or_create_global_step()
   variables = tf.global_variables()
-  saver = tf.train.Saver(variables)
+  reset, rescale = training.moving_average_recomputation(
+      nets_factory.batch_norm_decays[info['net']], FLAGS.batches)
   with tf.Session() as session:
-    checkpoints.restore(session, saver, path, variables)
+    checkpoints.restore(session, tf.train.Saver(variables), path, variables)
 
     def accuracy(mode, data_set):
       total = 0
@@ -103,12 +107,11 @@ def main(_):
     print('%s (%s, %s)' % (path, info['net'], info.get('dataset', 'mnist')))
     report('moving averages', 'moving')
     report('batch statistics', 'batch')
-    # That evaluation updated the averages too: start again from the
-    # checkpoint's, as --precise_batch_norm does.
-    checkpoints.restore(session, saver, path, variables)
+    session.run(reset)
     for _ in range(FLAGS.batches):
       batch_images, batch_labels = data.train.next_batch(batch_size)
       session.run(update, {images: batch_images, labels: batch_labels})
+    session.run(rescale)
     report('recomputed averages', 'moving')
     print('(recomputed over %d training batches of %d, weights frozen; '
           'the checkpoint is unchanged)' % (FLAGS.batches, batch_size))

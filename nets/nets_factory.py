@@ -82,6 +82,16 @@ arg_scopes_map = {
     'inception': inception.inception_arg_scope,
 }
 
+# The decay of batch norm's moving averages in the networks that have it
+# (--precise_batch_norm weighs its batches by it).
+batch_norm_decays = {
+    'resnet': res_mnist_inference.BATCH_NORM_DECAY,
+    'bottleneck_resnet': bottleneck_resnet.BATCH_NORM_DECAY,
+    'resnet18': resnet18.BATCH_NORM_DECAY,
+    'vgg16': vgg16.BATCH_NORM_DECAY,
+    'inception': inception.BATCH_NORM_DECAY,
+}
+
 
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
   """A function from images to `(logits, end_points)` of network `name`.

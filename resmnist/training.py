@@ -126,7 +126,7 @@ def configure_learning_rate(recipe, global_step):
 
 TrainingGraph = collections.namedtuple(
     'TrainingGraph', 'images labels train_op cross_entropy global_step '
-    'learning_rate summary_op best_accuracy sync_optimizer')
+    'learning_rate summary_op best_accuracy sync_optimizer network_input')
 
 
 def build_training_graph(recipe, sync_replicas=0):
@@ -140,7 +140,9 @@ def build_training_graph(recipe, sync_replicas=0):
   augmentation and cutout are on unconditionally: evaluation has a graph of its
   own (`loader.EvalModel`). Running `train_op` trains one step and returns
   the new global step; `cross_entropy` is the loss without weight decay;
-  `best_accuracy` is the best validation accuracy so far (-1 at first).
+  `best_accuracy` is the best validation accuracy so far (-1 at first);
+  `network_input` is what the network reads (`images` after augmentation
+  and cutout; feeding it skips them).
   """
   if recipe.seed is not None:
     tf.set_random_seed(recipe.seed)
@@ -179,7 +181,7 @@ def build_training_graph(recipe, sync_replicas=0):
                               name='best_validation_accuracy')
   return TrainingGraph(images, labels, train_op, cross_entropy, global_step,
                        learning_rate, tf.summary.merge_all(), best_accuracy,
-                       sync_optimizer)
+                       sync_optimizer, distorted)
 
 
 # The loop's settings besides the recipe; fields named as their flags.
@@ -229,7 +231,9 @@ def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
     # recomputed averages, and the training time counts the batches.
     hooks.insert(0, PreciseBatchNormHook(graph, data.train, recipe.batch_size,
                                          recipe.precise_batch_norm,
-                                         recipe.max_steps))
+                                         recipe.max_steps,
+                                         nets_factory.batch_norm_decays[
+                                             recipe.net]))
   if settings.eval_every:
     hooks.append(ValidationHook(
         evaluator, data, settings.eval_every, recipe.max_steps, saver,
@@ -313,22 +317,46 @@ class ProgressHook(tf.train.SessionRunHook):
     self._window = (now, self.step)
 
 
-class PreciseBatchNormHook(tf.train.SessionRunHook):
-  """After the last step, runs `batches` training batches forward only.
+def moving_average_recomputation(decay, batches):
+  """Ops that make batch norm's `batches` next updates their moving averages.
 
-  Batch norm updates its moving averages in place in the training graph
-  (decay 0.99: an average over the last ~100 steps). While the weights still
-  move fast (a constant rate, a short run), those steps' statistics no
-  longer fit the final weights, and evaluation with them can lose points
-  (docs/zoo.md, article 002). With the weights frozen, the forward passes
-  alone update the averages; after `batches` of them the old statistics
-  weigh 0.99 ** batches (5% after 300).
+  `reset` sets every moving mean and variance to 0; after `batches`
+  updates of decay `decay` each holds (1 - decay ** batches) times a
+  weighted mean of those batches' statistics, so `rescale` divides by that.
+  Between them, run `batches` forward passes in training mode with the
+  weights frozen (Wu and Johnson 2021, "precise BN"). Old averages weigh
+  nothing, however far they were from the final weights' statistics.
+  """
+  averages = [v for v in tf.global_variables()
+              if v.op.name.endswith(('/moving_mean', '/moving_variance'))]
+  reset = tf.group([v.assign(tf.zeros_like(v)) for v in averages])
+  rescale = tf.group([v.assign(v / (1.0 - decay ** batches))
+                      for v in averages])
+  return reset, rescale
+
+
+class PreciseBatchNormHook(tf.train.SessionRunHook):
+  """After the last step, recomputes batch norm's moving averages.
+
+  The training graph updates them in place (decay 0.99: an average over
+  about the last 100 steps). While the weights still move fast (a constant
+  rate, a short run), those steps' statistics no longer fit the final
+  weights, and evaluation with them can lose many points (docs/zoo.md,
+  article 002). Here they are computed again from `batches` training
+  batches run forward only, with the weights frozen
+  (`moving_average_recomputation`). The images are the training set's as
+  they are, without augmentation or cutout, whose blurred and blanked
+  images have other statistics than those evaluation normalises.
   """
 
-  def __init__(self, graph, train_set, batch_size, batches, max_steps):
+  def __init__(self, graph, train_set, batch_size, batches, max_steps, decay):
     self._graph, self._train_set = graph, train_set
     self._batch_size, self._batches = batch_size, batches
-    self._max_steps = max_steps
+    self._max_steps, self._decay = max_steps, decay
+
+  def begin(self):
+    self._reset, self._rescale = moving_average_recomputation(self._decay,
+                                                              self._batches)
 
   def before_run(self, run_context):
     return tf.train.SessionRunArgs(self._graph.train_op)
@@ -337,11 +365,15 @@ class PreciseBatchNormHook(tf.train.SessionRunHook):
     if run_values.results != self._max_steps:
       return
     start = time.time()
+    session = run_context.session
+    session.run(self._reset)
     for _ in range(self._batches):
       images, labels = self._train_set.next_batch(self._batch_size)
       # The loss, not train_op: batch norm's in-place updates run, Adam not.
-      run_context.session.run(self._graph.cross_entropy, {
-          self._graph.images: images, self._graph.labels: labels})
+      # Fed past augmentation: the statistics of the images evaluation sees.
+      session.run(self._graph.cross_entropy, {
+          self._graph.network_input: images, self._graph.labels: labels})
+    session.run(self._rescale)
     print('batch norm\'s moving averages recomputed over %d training batches '
           'with the weights of step %d (%.1f s)'
           % (self._batches, self._max_steps, time.time() - start))

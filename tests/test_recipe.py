@@ -99,6 +99,7 @@ def test_precise_batch_norm_recomputes_only_the_moving_averages(small_data,
                         '--model_dir=' + model_dir, '--batch_norm',
                         '--max_steps=20', '--learning_rate=0.01',
                         '--lr_schedule=constant', '--eval_every=20',
+                        '--augment', '--cutout=4',  # fed past them
                         '--precise_batch_norm=%d' % batches, *SMALL_RUN)
     assert result.returncode == 0, result.stderr
     recomputed = re.findall(r"^batch norm's moving averages recomputed over "
