@@ -2,7 +2,7 @@
 
 `res_mnist.py` runs the loop: TensorFlow's `MonitoredSession` with the
 hooks of `loop_hooks`: TensorFlow's own (checkpoints, summaries, step
-counter, stop at the last step, NaN check) and three for what it lacks:
+counter, stop at the last step, NaN check) and four for what it lacks:
 
 - `ProgressHook`: the log line, with images/s and the time left;
 - `ValidationHook`: evaluates the validation split every --eval_every
