@@ -98,11 +98,13 @@ def main(_):
         total += session.run(correct[mode], {
             images: data_set.images[start:end],
             labels: data_set.labels[start:end]})
-      return total / max(data_set.num_examples, 1)
+      return total / data_set.num_examples
 
     def report(what, mode):
-      print('%-22s validation %.4f  test %.4f' % (
-          what, accuracy(mode, data.validation), accuracy(mode, data.test)))
+      validation = ('validation %.4f  ' % accuracy(mode, data.validation)
+                    if data.validation.num_examples else '')
+      print('%-22s %stest %.4f' % (what, validation,
+                                   accuracy(mode, data.test)))
 
     print('%s (%s, %s)' % (path, info['net'], info.get('dataset', 'mnist')))
     report('moving averages', 'moving')
