@@ -28,6 +28,8 @@ needs_mnist = pytest.mark.skipif(
 # A small run on `small_data`: 500 training images, 100 for validation.
 SMALL = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
          '--seed=1']
+# ... logging and saving every 20 steps, for runs that stop and resume.
+SMALL_RUN = SMALL + ['--log_every=20', '--save_every=20']
 
 
 def idx_bytes(array):

@@ -6,13 +6,11 @@ import re
 import numpy as np
 import pytest
 
-from conftest import SMALL, run_script, tf
+from conftest import SMALL, SMALL_RUN, run_script, tf
 from res_mnist_inference import inference
 from resmnist import runtime
 from resmnist import training
 from resmnist.recipe import Recipe
-
-SMALL_RUN = SMALL + ['--log_every=20', '--save_every=20']
 
 
 def test_batch_norm_eval_uses_moving_averages():

@@ -4,9 +4,8 @@ import re
 
 import pytest
 
-from conftest import MNIST_DIR, SMALL, needs_mnist, one_line_error, run_script
-
-SMALL_RUN = SMALL + ['--log_every=20', '--save_every=20']
+from conftest import (MNIST_DIR, SMALL, SMALL_RUN, needs_mnist, one_line_error,
+                      run_script)
 
 
 def _losses(stdout):
