@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from conftest import (MNIST_DIR, SMALL, SMALL_RUN, needs_mnist, one_line_error,
-                      run_script)
+from conftest import MNIST_DIR, SMALL_RUN, needs_mnist, one_line_error, run_script
 
 
 def _losses(stdout):
