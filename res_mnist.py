@@ -109,6 +109,11 @@ flags.DEFINE_integer('precise_batch_norm', 0, 'After the last step, run this '
                      'evaluation uses) describe the final weights, not those '
                      'of the last ~100 steps; 0: not. For short runs at a '
                      'high rate (docs/zoo.md, article 002).', lower_bound=0)
+flags.DEFINE_float('label_smoothing', 0.0, 'Train on targets that give this '
+                   'share of each label\'s probability evenly to the 10 '
+                   'classes (0.1: 0.91 to the label, 0.01 to each other '
+                   'class); 0: one-hot, as the original.', lower_bound=0,
+                   upper_bound=0.5)
 flags.DEFINE_integer('seed', None, 'Seed of the weights, dropout and data '
                      'order; unset: a different run each time.')
 

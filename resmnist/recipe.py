@@ -41,6 +41,9 @@ class Recipe:
       batches forward with the weights frozen, so that batch norm's moving
       averages describe the final weights (Wu and Johnson 2021, "precise
       BN"); 0: not.
+    label_smoothing: train on targets that give this much of each label's
+      probability evenly to all classes (Szegedy et al. 2016); 0: the
+      original's one-hot targets.
     seed: graph-level seed (weights, dropout, augmentation) and data order;
       None gives a different run each time.
     towers: split each batch into this many towers that share the weights
@@ -65,6 +68,7 @@ class Recipe:
   augment: bool = False
   cutout: int = 0
   precise_batch_norm: int = 0
+  label_smoothing: float = 0.0
   seed: Optional[int] = None
   towers: int = 1
   bfloat16: bool = False

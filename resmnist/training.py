@@ -126,7 +126,8 @@ def configure_learning_rate(recipe, global_step):
 
 TrainingGraph = collections.namedtuple(
     'TrainingGraph', 'images labels train_op cross_entropy global_step '
-    'learning_rate summary_op best_accuracy sync_optimizer network_input')
+    'learning_rate summary_op best_accuracy sync_optimizer network_input '
+    'logits')
 
 
 def build_training_graph(recipe, sync_replicas=0):
@@ -139,10 +140,11 @@ def build_training_graph(recipe, sync_replicas=0):
   Dropout, batch norm (batch statistics, moving averages updated in place),
   augmentation and cutout are on unconditionally: evaluation has a graph of its
   own (`loader.EvalModel`). Running `train_op` trains one step and returns
-  the new global step; `cross_entropy` is the loss without weight decay;
+  the new global step; `cross_entropy` is the loss without weight decay
+  (against smoothed labels with `recipe.label_smoothing`);
   `best_accuracy` is the best validation accuracy so far (-1 at first);
   `network_input` is what the network reads (`images` after augmentation
-  and cutout; feeding it skips them).
+  and cutout; feeding it skips them), `logits` what it outputs.
   """
   if recipe.seed is not None:
     tf.set_random_seed(recipe.seed)
@@ -161,7 +163,13 @@ def build_training_graph(recipe, sync_replicas=0):
         weight_decay=recipe.weight_decay, is_training=True,
         **recipe.net_options())
     global_step = tf.train.get_or_create_global_step()
-  cross_entropy = model.loss(logits, labels)
+  if recipe.label_smoothing:
+    # The smoothed loss, which is what the log and summaries show then.
+    cross_entropy = tf.losses.softmax_cross_entropy(
+        labels, logits, label_smoothing=recipe.label_smoothing,
+        loss_collection=None)
+  else:
+    cross_entropy = model.loss(logits, labels)
   learning_rate = configure_learning_rate(recipe, global_step)
   sync_optimizer = None
   if sync_replicas:
@@ -181,7 +189,7 @@ def build_training_graph(recipe, sync_replicas=0):
                               name='best_validation_accuracy')
   return TrainingGraph(images, labels, train_op, cross_entropy, global_step,
                        learning_rate, tf.summary.merge_all(), best_accuracy,
-                       sync_optimizer, distorted)
+                       sync_optimizer, distorted, logits)
 
 
 # The loop's settings besides the recipe; fields named as their flags.

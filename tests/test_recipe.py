@@ -229,6 +229,26 @@ def test_only_fashion_mnist_graphs_flip():
     assert ('ReverseV2' in ops) == flips, dataset
 
 
+def test_label_smoothing_is_the_loss_against_smoothed_targets():
+  """0.1: the label gets 0.91 of the target, every other class 0.01; 0 keeps
+  the original's loss."""
+  # Large inputs, so that the logits are far from uniform at initialisation.
+  images = np.random.RandomState(0).rand(10, 784) * 30
+  labels = np.eye(10)[np.arange(10)]
+  for smoothing in (0.0, 0.1):
+    with tf.Graph().as_default():
+      graph = training.build_training_graph(
+          Recipe(net='lenet5', label_smoothing=smoothing, seed=1))
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        logits, loss = sess.run([graph.logits, graph.cross_entropy],
+                                {graph.images: images, graph.labels: labels})
+    log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    targets = labels * (1 - smoothing) + smoothing / 10
+    np.testing.assert_allclose(loss, -(targets * log_p).sum(1).mean(),
+                               rtol=1e-5)
+
+
 def test_cosine_schedule():
   recipe = Recipe(lr_schedule='cosine', learning_rate=0.01, warmup_steps=10,
                   max_steps=110)
