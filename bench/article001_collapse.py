@@ -383,9 +383,9 @@ def main(_):
              'used here' % ', --'.join(given))
   results = [follow(variant, int(seed)) for variant in FLAGS.variants
              for seed in FLAGS.seeds]
-  for variant in FLAGS.variants:
-    summarise(variant, [r for r in results if r['variant'] == variant])
-  if results:
+  if results:  # none with --seeds= (only --model_dirs to measure)
+    for variant in FLAGS.variants:
+      summarise(variant, [r for r in results if r['variant'] == variant])
     conclude(results)
   model_dirs = sorted(d for pattern in FLAGS.model_dirs
                       for d in glob.glob(pattern) if os.path.isdir(d))
