@@ -154,17 +154,18 @@ def test_preset_fast(small_data, tmp_path):
                       '--model_dir=' + model_dir, '--nocheck_sha256',
                       '--validation_size=100', '--log_every=1', '--nobfloat16')
   assert result.returncode == 0, result.stderr
-  # 0.75 epochs of 500 training images at batch 100: 4 steps (3.75 rounded up).
+  # 0.65 epoch of 500 training images at batch 100: 4 steps (3.25 rounded up).
   assert re.findall(r'^training step (\d+),', result.stdout, re.M) == [
       '1', '2', '3', '4']
   with open(os.path.join(model_dir, 'model.json')) as f:
     recipe = json.load(f)['recipe']
   assert {key: recipe[key] for key in (
       'augment', 'lr_schedule', 'learning_rate', 'warmup_steps',
-      'weight_decay', 'batch_size', 'max_steps', 'bfloat16')} == {
+      'weight_decay', 'label_smoothing', 'batch_size', 'max_steps',
+      'bfloat16')} == {
           'augment': True, 'lr_schedule': 'cosine', 'learning_rate': 0.005,
-          'warmup_steps': 30, 'weight_decay': 5e-5, 'batch_size': 100,
-          'max_steps': 4, 'bfloat16': False}
+          'warmup_steps': 30, 'weight_decay': 5e-5, 'label_smoothing': 0.1,
+          'batch_size': 100, 'max_steps': 4, 'bfloat16': False}
   # --fast: one tower per core (no batch norm here).
   assert recipe['towers'] == runtime.num_cores()
   assert re.search(r'^--fast on .+: --towers=%d --nobfloat16 ' % recipe['towers'],
