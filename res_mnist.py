@@ -186,9 +186,8 @@ FLAGS = flags.FLAGS
 
 # The best recipe measured (docs/results.md, table "Accuracy"), the fastest
 # to 99% (docs/speed.md), and each companion article's own (docs/zoo.md),
-# with its defects fixed: dropout off
-# and batches when evaluating, the loss from logits, selection on the
-# validation split, never the test set.
+# with its defects fixed: dropout off and batches when evaluating, the loss
+# from logits, selection on the validation split, never the test set.
 PRESETS = {
     'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
                  learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
