@@ -38,6 +38,7 @@ steps, each a numpy function that the tests call directly:
 """
 import collections
 import itertools
+import math
 
 from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
@@ -93,7 +94,7 @@ def _running(extreme, image, window):
   """
   for _ in range(2):  # rows, then columns (transposed)
     n = image.shape[0]
-    blocks = -(-(n + window - 1) // window)
+    blocks = math.ceil((n + window - 1) / window)
     padded = np.pad(image, ((window // 2, blocks * window - n - window // 2),
                             (0, 0)), mode='edge')
     padded = padded.reshape(blocks, window, -1)
