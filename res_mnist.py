@@ -67,6 +67,9 @@ flags.DEFINE_bool('stray_bias', False, 'bottleneck_resnet only: put back '
 flags.DEFINE_bool('canonical_bottleneck', False, 'bottleneck_resnet only: '
                   'the canonical bottleneck unit (batch norm, no ReLU before '
                   'the sum, He init) instead of the article\'s.')
+flags.DEFINE_bool('he_init', False, 'bottleneck_resnet only: He init and zero '
+                  'biases in every layer, the fully connected head too, '
+                  'instead of the article\'s truncated_normal(0.1) and 0.1.')
 
 # Training; the defaults are the original's
 flags.DEFINE_enum('preset', None, ['best', 'fast', 'article001', 'article002',

@@ -14,13 +14,15 @@ from 11.35% (the network always answers "1") to 95.19% (docs: ZOO.md, 1).
 Parameters: 13,070,794 trainable (fc1 alone holds 98.3%); 13,071,562 with
 `stray_bias=True` (3 x 256 more). `canonical=True` gives 13,072,522
 trainable (conv biases out, batch-norm gamma and beta in) plus 2,944
-batch-norm moving statistics.
+batch-norm moving statistics. `he_init=True` changes the initial values
+only.
 
 This is a tf-slim port, so its variables are named by slim ('conv1/weights',
 'res2a/shortcut/weights', ...), not by the original's `tf.Variable` counter:
 its checkpoints do not restore into the original script.
 """
 import collections
+import contextlib
 
 from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
@@ -85,7 +87,7 @@ def bottleneck(inputs, depth, depth_bottleneck, relu_before_add=True,
 
 def bottleneck_resnet(images, num_classes=10, is_training=False,
                       dropout_keep_prob=0.5, scope='BottleneckResNet',
-                      stray_bias=False, canonical=False):
+                      stray_bias=False, canonical=False, he_init=False):
   """Builds the network of article 001 and returns its logits.
 
   conv 2x2/2 64 -> max pool 3x3/1 -> res2a (projection), res2b, res2c
@@ -111,6 +113,11 @@ def bottleneck_resnet(images, num_classes=10, is_training=False,
       scaling) initialisation of the convs. The widths, the pools and the
       fully connected head stay the article's (with its initialisers, so
       the initial logits are still tens of units apart).
+    he_init: initialise every conv and fully connected layer with He's
+      variance scaling (std sqrt(2 / fan_in)) and zero biases instead of the
+      article's `truncated_normal(stddev=0.1)` and 0.1, so that fc1's 12,544
+      inputs do not start it with logits tens of units apart (the stray
+      bias keeps its 0.1).
 
   Returns:
     logits: float32 `[batch, num_classes]`, no softmax.
@@ -124,6 +131,13 @@ def bottleneck_resnet(images, num_classes=10, is_training=False,
         weights_initializer=slim.variance_scaling_initializer())
   else:
     conv_scope = slim.arg_scope([slim.conv2d], normalizer_fn=None)
+  if he_init:
+    init_scope = slim.arg_scope(
+        [slim.conv2d, slim.fully_connected],
+        weights_initializer=slim.variance_scaling_initializer(),
+        biases_initializer=tf.zeros_initializer())
+  else:
+    init_scope = contextlib.nullcontext()
   with tf.variable_scope(scope, 'BottleneckResNet', [images]), \
       slim.arg_scope([slim.batch_norm, slim.dropout],
                      is_training=is_training), \
@@ -131,7 +145,7 @@ def bottleneck_resnet(images, num_classes=10, is_training=False,
       slim.arg_scope([slim.conv2d], padding='SAME', activation_fn=tf.nn.relu), \
       slim.arg_scope([bottleneck], relu_before_add=not canonical,
                      stray_bias=stray_bias), \
-      conv_scope:
+      conv_scope, init_scope:
     net = end_points['conv1'] = slim.conv2d(images, 64, [2, 2], stride=2,
                                             scope='conv1')
     # Stride 1: the article's stem pool does not downsample.

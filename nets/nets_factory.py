@@ -136,7 +136,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
 
 
 def network_options(name, batch_norm=False, stray_bias=False,
-                    canonical_bottleneck=False):
+                    canonical_bottleneck=False, he_init=False):
   """The options of network `name` that the training flags set.
 
   Returns:
@@ -152,7 +152,8 @@ def network_options(name, batch_norm=False, stray_bias=False,
   for flag, option, value in (
       ('batch_norm', 'batch_norm', batch_norm),
       ('stray_bias', 'stray_bias', stray_bias),
-      ('canonical_bottleneck', 'canonical', canonical_bottleneck)):
+      ('canonical_bottleneck', 'canonical', canonical_bottleneck),
+      ('he_init', 'he_init', he_init)):
     if option in parameters:
       options[option] = value
     elif value:

@@ -23,6 +23,8 @@ class Recipe:
       each unit's sum, to reproduce its failure.
     canonical_bottleneck: `bottleneck_resnet` only: the canonical unit
       (batch norm, no ReLU before the sum, He init) instead of the article's.
+    he_init: `bottleneck_resnet` only: He initialisation and zero biases in
+      every layer, the fully connected head too.
     batch_size: images per training step.
     learning_rate: initial rate of Adam.
     lr_schedule: 'exponential' (the original's `exponential_decay`),
@@ -57,6 +59,7 @@ class Recipe:
   batch_norm: bool = False
   stray_bias: bool = False
   canonical_bottleneck: bool = False
+  he_init: bool = False
   batch_size: int = 100
   learning_rate: float = 0.003
   lr_schedule: str = 'exponential'
@@ -88,7 +91,7 @@ class Recipe:
     from nets import nets_factory  # the networks pull in TensorFlow
     return nets_factory.network_options(
         self.net, batch_norm=self.batch_norm, stray_bias=self.stray_bias,
-        canonical_bottleneck=self.canonical_bottleneck)
+        canonical_bottleneck=self.canonical_bottleneck, he_init=self.he_init)
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Recipe))

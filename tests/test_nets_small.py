@@ -150,6 +150,38 @@ def test_relu_before_add(canonical):
     assert 'BottleneckResNet/%s/Relu' % unit in ops
 
 
+@pytest.mark.parametrize('options', [{}, {'stray_bias': True},
+                                     {'canonical': True}])
+def test_he_init(options):
+  """he_init: He-scaled weights and zero biases, the head too; same variables."""
+  def initial_values(he_init):
+    with tf.Graph().as_default():
+      tf.set_random_seed(1)
+      with slim.arg_scope(bottleneck_resnet_arg_scope()):
+        bottleneck_resnet(tf.zeros([1, 28, 28, 1]), he_init=he_init, **options)
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return {v.op.name.split('/', 1)[1]: value for v, value in
+                zip(tf.global_variables(), sess.run(tf.global_variables()))}
+
+  article, he = initial_values(False), initial_values(True)
+  assert sorted(article) == sorted(he)
+  assert {n: v.shape for n, v in article.items()} == {
+      n: v.shape for n, v in he.items()}
+  for name in ('fc1', 'fc2', 'conv1', 'res2b/conv2'):
+    weights = he[name + '/weights']
+    fan_in = np.prod(weights.shape[:-1])
+    # slim's truncated normal has about the full normal's std, sqrt(2/fan_in).
+    assert np.std(weights) == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.1)
+    if name.startswith('fc') or not options.get('canonical'):  # else He too
+      assert np.std(article[name + '/weights']) == pytest.approx(0.088,
+                                                                 rel=0.1)
+  assert not he['fc1/biases'].any() and not he['fc2/biases'].any()
+  assert np.all(article['fc1/biases'] == np.float32(0.1))
+  if options.get('stray_bias'):
+    assert np.all(he['res2a/stray_bias'] == np.float32(0.1))
+
+
 @pytest.mark.parametrize('classic,ops', [(False, {'Relu', 'MaxPool'}),
                                          (True, {'Tanh', 'AvgPool'})])
 def test_lenet5_classic_look(classic, ops):

@@ -40,7 +40,8 @@ def test_factory_errors():
                      '--net=lenet5'):
     nets_factory.network_options('lenet5', batch_norm=True)
   options = nets_factory.network_options('bottleneck_resnet', stray_bias=True)
-  assert options == {'stray_bias': True, 'canonical': False}
+  assert options == {'stray_bias': True, 'canonical': False,
+                     'he_init': False}
   assert not nets_factory.has_batch_norm('bottleneck_resnet', options)
   canonical = nets_factory.network_options('bottleneck_resnet',
                                            canonical_bottleneck=True)
@@ -128,7 +129,8 @@ def test_article_preset(zoo_data, tmp_path):
   with open(os.path.join(model_dir, 'model.json')) as f:
     info = json.load(f)
   assert info['net'] == 'bottleneck_resnet'
-  assert info['net_options'] == {'stray_bias': False, 'canonical': False}
+  assert info['net_options'] == {'stray_bias': False, 'canonical': False,
+                                 'he_init': False}
   recipe = info['recipe']
   assert (recipe['batch_size'], recipe['learning_rate'],
           recipe['lr_schedule']) == (10, 0.001, 'constant')
