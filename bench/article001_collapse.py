@@ -6,9 +6,10 @@ r"""Why article 001's bottleneck ResNet collapses: measured, step by step.
 With `--preset=article001 --stray_bias` res_mnist.py ends at 11.35% test
 accuracy: the network answers "1" for every digit (docs/zoo.md). For each
 seed and variant (fixed: the article's fix; stray: --stray_bias; canonical:
---canonical_bottleneck) this script builds the training graph res_mnist.py
-builds (the preset's Recipe, `training.build_training_graph`, the data read
-with the same seed, hence the same weights, dropout masks and batches), trains
+--canonical_bottleneck; canonical_he: --canonical_bottleneck --he_init) this
+script builds the training graph res_mnist.py builds (the preset's Recipe,
+`training.build_training_graph`, the data read with the same seed, hence the
+same weights, dropout masks and batches), trains
 --steps steps, and at init and at probe steps measures on a fixed batch of
 --probe_size validation images, dropout off:
 
@@ -61,7 +62,8 @@ from resmnist.recipe import FIELDS, Recipe  # noqa: E402
 flags.DEFINE_list('seeds', ['1', '2'], 'Seeds (--seed of res_mnist.py).')
 flags.DEFINE_list('variants', ['fixed', 'stray', 'canonical'],
                   'fixed: the article\'s fix; stray: --stray_bias; '
-                  'canonical: --canonical_bottleneck.')
+                  'canonical: --canonical_bottleneck; canonical_he: '
+                  '--canonical_bottleneck --he_init.')
 flags.DEFINE_integer('steps', 250, 'Training steps to follow.', lower_bound=0)
 flags.DEFINE_integer('probe_every', 50, 'Steps between probes after step 50 '
                      '(every step up to 10, every 5 up to 50).', lower_bound=1)
@@ -79,7 +81,8 @@ FLAGS = flags.FLAGS
 
 PRESET = 'article001'
 VARIANTS = {'fixed': {}, 'stray': {'stray_bias': True},
-            'canonical': {'canonical_bottleneck': True}}
+            'canonical': {'canonical_bottleneck': True},
+            'canonical_he': {'canonical_bottleneck': True, 'he_init': True}}
 SCOPE = 'BottleneckResNet/'
 UNITS = ('res2a', 'res2b', 'res2c')
 INIT_KEYS = ('flat_mean', 'common', 'pre_rms', 'fc1_dead', 'logit_std')
@@ -293,7 +296,8 @@ def summarise(variant, results):
   """The per-variant table: init (mean over seeds), then each seed's fate."""
   print('\n== %s (%s): seeds %s, %d steps, probe %d validation images' % (
       variant, {'fixed': 'the article\'s fix', 'stray': '--stray_bias',
-                'canonical': '--canonical_bottleneck'}[variant],
+                'canonical': '--canonical_bottleneck',
+                'canonical_he': '--canonical_bottleneck --he_init'}[variant],
       ','.join(str(r['seed']) for r in results), FLAGS.steps,
       FLAGS.probe_size))
   inits = [r['probes'][0] for r in results]
@@ -352,7 +356,7 @@ def conclude(results):
   # ZOO.md 1.5: a larger scale at init (stray) makes collapse likely.
   for name, runs in (('all runs', results), ('the article\'s unit (fixed, '
                      'stray)', [r for r in results
-                                if r['variant'] != 'canonical'])):
+                                if r['variant'] in ('fixed', 'stray')])):
     split = {}
     for r in runs:
       split.setdefault(fate(r)[0], []).append(r['probes'][0])
