@@ -103,3 +103,17 @@ def small_model(tmp_path_factory):
                       '--nocheck_sha256', '--validation_size=100', '--seed=1')
   assert result.returncode == 0, result.stderr
   return model_dir
+
+
+@pytest.fixture(scope='session')
+def real_run(tmp_path_factory):
+  """300 steps of the default recipe on real MNIST, trained once for the
+  tests that need a real model: (model_dir, the run's stdout)."""
+  if not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES):
+    pytest.skip('real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+  model_dir = str(tmp_path_factory.mktemp('real_model'))
+  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
+                      '--model_dir=' + model_dir, '--max_steps=300', '--seed=1',
+                      '--log_every=10')
+  assert result.returncode == 0, result.stderr
+  return model_dir, result.stdout

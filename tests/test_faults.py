@@ -3,6 +3,7 @@ import glob
 import gzip
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 from conftest import (ROOT, SMALL, idx_bytes, one_line_error, run_script,
-                      synthetic_digits)
-from resmnist import input_data
+                      synthetic_digits, write_dataset)
+from resmnist import input_data, loader
 
 
 def _steps(stdout):
@@ -118,19 +119,23 @@ def test_too_little_data_for_validation(small_data, tmp_path):
   assert 'validation size 5000 must be between 0 and 600' in one_line_error(result)
 
 
-@pytest.fixture
-def short_run(small_data, tmp_path):
-  model_dir = str(tmp_path / 'model')
-  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+@pytest.fixture(scope='module')
+def short_run(tmp_path_factory):
+  """10 steps saved at 5 and 10, trained once: tests that damage it copy it."""
+  data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
+  model_dir = str(tmp_path_factory.mktemp('short_run') / 'model')
+  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
                       '--model_dir=' + model_dir, '--max_steps=10',
                       '--save_every=5', '--log_every=1', *SMALL)
   assert result.returncode == 0, result.stderr
-  return small_data, model_dir, result
+  return data_dir, model_dir, result
 
 
 @pytest.mark.parametrize('damage', ['truncate', 'garbage', 'delete'])
-def test_corrupt_checkpoint(short_run, damage):
-  data_dir, model_dir, _ = short_run
+def test_corrupt_checkpoint(short_run, damage, tmp_path):
+  data_dir, trained, _ = short_run
+  model_dir = str(tmp_path / 'model')
+  shutil.copytree(trained, model_dir)
   data_file = glob.glob(model_dir + '/my_model-10.data-*')[0]
   if damage == 'truncate':
     with open(data_file, 'r+b') as f:
@@ -148,6 +153,8 @@ def test_corrupt_checkpoint(short_run, damage):
   resumed = run_script('res_mnist.py', '--data_dir=' + data_dir,
                        '--model_dir=' + model_dir, '--max_steps=20', *SMALL)
   assert 'my_model-10: cannot' in one_line_error(resumed)
+  if damage != 'delete':
+    return  # the earlier checkpoint's check, once is enough
   # The earlier checkpoint is untouched and still evaluates.
   earlier = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
                        '--checkpoint_path=%s/my_model-5' % model_dir,
@@ -156,10 +163,10 @@ def test_corrupt_checkpoint(short_run, damage):
   assert '(step 5)' in earlier.stdout
 
 
-def test_same_seed_same_loss_trajectory(short_run):
+def test_same_seed_same_loss_trajectory(short_run, tmp_path):
   data_dir, _, first = short_run
   again = run_script('res_mnist.py', '--data_dir=' + data_dir, '--fresh',
-                     '--model_dir=%s/again' % data_dir, '--max_steps=10',
+                     '--model_dir=%s/again' % tmp_path, '--max_steps=10',
                      '--log_every=1', *SMALL)
   assert again.returncode == 0, again.stderr
   losses = re.findall(r'^training step \d+, loss (\S+)', first.stdout, re.M)
@@ -224,10 +231,10 @@ def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
         process.kill()
         break
     process.wait(timeout=60)
-    evaluated = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
-                           '--model_dir=' + model_dir, '--nocheck_sha256')
-    assert evaluated.returncode == 0, evaluated.stderr
-  step = int(re.search(r'\(step (\d+)\)', evaluated.stdout).group(1))
+    # Restored as res_mnist_eval.py restores, in this process: a subprocess
+    # per kill cost a TensorFlow start-up each and showed nothing more.
+    with loader.load(model_dir, log=lambda _: None) as model:
+      step = model.step_restored
   resumed = run_script('res_mnist.py', '--data_dir=' + small_data,
                        '--model_dir=' + model_dir, '--max_steps=%d' % (step + 2),
                        '--log_every=1', *SMALL)

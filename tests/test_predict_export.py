@@ -45,16 +45,9 @@ def _draw(digit, index):
   return np.round(rgb * 255).astype(np.uint8)
 
 
-@pytest.fixture(scope='module')
-def real_model(tmp_path_factory):
-  if not os.path.exists(os.path.join(MNIST_DIR, 'train-images-idx3-ubyte.gz')):
-    pytest.skip('real MNIST is not in MNIST_data/ (.ci/run copies it there)')
-  model_dir = str(tmp_path_factory.mktemp('model'))
-  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
-                      '--model_dir=' + model_dir, '--max_steps=300', '--seed=1',
-                      '--log_every=100')
-  assert result.returncode == 0, result.stderr
-  return model_dir
+@pytest.fixture
+def real_model(real_run):
+  return real_run[0]
 
 
 def _predict_originals(model_dir, images):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import MNIST_DIR, SMALL_RUN, needs_mnist, one_line_error, run_script
+from conftest import SMALL_RUN, needs_mnist, one_line_error, run_script
 
 
 def _losses(stdout):
@@ -95,12 +95,9 @@ def test_training_on_non_mnist_is_refused_by_checksum(small_data, tmp_path):
 
 
 @needs_mnist
-def test_short_real_run_learns(tmp_path):
-  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
-                      '--model_dir=%s' % tmp_path, '--max_steps=150', '--seed=1',
-                      '--log_every=10')
-  assert result.returncode == 0, result.stderr
-  losses = _losses(result.stdout)
-  assert len(losses) == 15
+def test_short_real_run_learns(real_run):
+  _, stdout = real_run  # 300 steps of the default recipe
+  losses = _losses(stdout)
+  assert len(losses) == 30
   assert losses[-1] < losses[0] / 3
-  assert _accuracy(result.stdout, 'test') > 0.94
+  assert _accuracy(stdout, 'test') > 0.94
