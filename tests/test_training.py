@@ -1,10 +1,12 @@
 """The training and evaluation scripts, run for real as a user runs them."""
 import os
 import re
+import shutil
 
 import pytest
 
-from conftest import SMALL_RUN, needs_mnist, one_line_error, run_script
+from conftest import (SMALL_RUN, needs_mnist, one_line_error, run_script,
+                      write_dataset)
 
 
 def _losses(stdout):
@@ -16,14 +18,16 @@ def _accuracy(stdout, split):
   return float(re.search(r'^%s accuracy (\S+)$' % split, stdout, re.M).group(1))
 
 
-@pytest.fixture
-def trained(small_data, tmp_path):
-  """A 60-step run on synthetic digits; returns (data_dir, model_dir, stdout)."""
-  model_dir = str(tmp_path / 'model')
-  result = run_script('res_mnist.py', '--data_dir=' + small_data,
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A 60-step run on synthetic digits, trained once; returns (data_dir,
+  model_dir, stdout). A test that trains it further works on a copy."""
+  data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
+  model_dir = str(tmp_path_factory.mktemp('trained') / 'model')
+  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
                       '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
   assert result.returncode == 0, result.stderr
-  return small_data, model_dir, result.stdout
+  return data_dir, model_dir, result.stdout
 
 
 def test_training_learns_and_saves(trained):
@@ -39,8 +43,10 @@ def test_training_learns_and_saves(trained):
   assert not any(f.startswith('my_model-1.') for f in files)  # not every step
 
 
-def test_restore_continues_the_step_count(trained):
-  data_dir, model_dir, _ = trained
+def test_restore_continues_the_step_count(trained, tmp_path):
+  data_dir, original, _ = trained
+  model_dir = str(tmp_path / 'model')
+  shutil.copytree(original, model_dir)
   result = run_script('res_mnist.py', '--data_dir=' + data_dir,
                       '--model_dir=' + model_dir, '--max_steps=80', *SMALL_RUN)
   assert result.returncode == 0, result.stderr
