@@ -21,9 +21,9 @@ from resmnist import input_data  # noqa: E402
 MNIST_DIR = os.path.join(ROOT, 'MNIST_data')
 MNIST_FILES = (input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS,
                input_data.TEST_IMAGES, input_data.TEST_LABELS)
-needs_mnist = pytest.mark.skipif(
-    not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
-    reason='real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+HAVE_MNIST = all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES)
+NO_MNIST = 'real MNIST is not in MNIST_data/ (.ci/run copies it there)'
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=NO_MNIST)
 
 # A small run on `small_data`: 500 training images, 100 for validation.
 SMALL = ['--nocheck_sha256', '--validation_size=100', '--batch_size=50',
@@ -109,8 +109,8 @@ def small_model(tmp_path_factory):
 def real_run(tmp_path_factory):
   """300 steps of the default recipe on real MNIST, trained once for the
   tests that need a real model: (model_dir, the run's stdout)."""
-  if not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES):
-    pytest.skip('real MNIST is not in MNIST_data/ (.ci/run copies it there)')
+  if not HAVE_MNIST:
+    pytest.skip(NO_MNIST)
   model_dir = str(tmp_path_factory.mktemp('real_model'))
   result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
                       '--model_dir=' + model_dir, '--max_steps=300', '--seed=1',

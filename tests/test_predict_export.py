@@ -45,11 +45,6 @@ def _draw(digit, index):
   return np.round(rgb * 255).astype(np.uint8)
 
 
-@pytest.fixture
-def real_model(real_run):
-  return real_run[0]
-
-
 def _predict_originals(model_dir, images):
   with tf.Graph().as_default() as graph:
     x = tf.placeholder(tf.float32, [None, 784])
@@ -61,7 +56,8 @@ def _predict_originals(model_dir, images):
 
 
 @needs_mnist
-def test_predict_drawn_digits_like_the_originals(real_model, tmp_path):
+def test_predict_drawn_digits_like_the_originals(real_run, tmp_path):
+  real_model = real_run[0]
   test = input_data.read_data_sets(MNIST_DIR, validation_size=0).test
   images, labels = test.images[:30], test.labels[:30].argmax(1)
   paths = []
