@@ -100,8 +100,9 @@ flags.DEFINE_float('weight_decay', 0.0, 'L2 weight decay of the conv and '
                    'fully connected weights (the original had 0.0001 '
                    'commented out).', lower_bound=0)
 flags.DEFINE_bool('augment', False, 'Random shifts, rotations and scaling of '
-                  'the training images; left-right flips too on Fashion-MNIST '
-                  '(a mirrored shoe is a shoe, a mirrored 2 is not a 2).')
+                  'the training images; on Fashion-MNIST, left-right flips '
+                  'and whole-pixel shifts instead (a mirrored shoe is a '
+                  'shoe, a mirrored 2 is not a 2).')
 flags.DEFINE_integer('cutout', 0, 'Side in pixels of a square of zeros put at '
                      'a random place of each training image (Cutout, DeVries '
                      'and Taylor 2017); 0: none.', lower_bound=0,

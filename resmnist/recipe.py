@@ -35,8 +35,9 @@ class Recipe:
     warmup_steps: linear warm-up steps of the cosine schedule.
     max_steps: global step at which training stops.
     weight_decay: L2 decay of the conv and fully connected weights.
-    augment: random shifts, rotations and scaling of the training images,
-      and left-right flips where the dataset allows them (Fashion-MNIST).
+    augment: random shifts, rotations and scaling of the training images;
+      where the dataset allows flips (Fashion-MNIST), left-right flips and
+      whole-pixel shifts instead.
     cutout: side in pixels of a square of zeros put at a random place of
       each training image (after `augment`'s distortions); 0: none.
     precise_batch_norm: after the last step, run this many more training

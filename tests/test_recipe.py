@@ -230,6 +230,44 @@ def test_only_fashion_mnist_graphs_flip():
     assert ('ReverseV2' in ops) == flips, dataset
 
 
+def _moved(image, rows, cols):
+  """`image` moved by whole pixels, zeros where it leaves the frame."""
+  out = np.zeros_like(image)
+  out[max(rows, 0):28 + min(rows, 0), max(cols, 0):28 + min(cols, 0)] = \
+      image[max(-rows, 0):28 - max(rows, 0), max(-cols, 0):28 - max(cols, 0)]
+  return out
+
+
+def _flips_and_moves(image, limit=2):
+  """Every mirror and whole-pixel move of `image` within `limit`."""
+  return {(flipped, rows, cols): _moved(source, rows, cols)
+          for flipped, source in ((False, image), (True, image[:, ::-1]))
+          for rows in range(-limit, limit + 1)
+          for cols in range(-limit, limit + 1)}
+
+
+def test_fashion_mnist_augmentation_flips_and_moves_whole_pixels():
+  """Clothes are mirrored and moved by up to 2 whole pixels, never rotated,
+  scaled or resampled: each augmented image is one of those 50, exactly."""
+  image = np.random.RandomState(0).rand(28, 28).astype(np.float32)
+  image[:, :6] = 0  # asymmetric, so that a mirror is told apart
+  candidates = _flips_and_moves(image)
+  with tf.Graph().as_default():
+    graph = training.build_training_graph(
+        Recipe(net='lenet5', dataset='fashion_mnist', augment=True, seed=1))
+    with tf.Session() as sess:
+      out = sess.run(graph.network_input,
+                     {graph.images: np.tile(image.reshape(1, 784), (200, 1))})
+  seen = set()
+  for augmented in out.reshape(-1, 28, 28):
+    found = [key for key, value in candidates.items()
+             if np.allclose(augmented, value, atol=1e-6)]
+    assert found, 'an augmented image is not a mirror or whole-pixel move'
+    seen.update(found)
+  # Every mirror-and-move is drawn: 200 draws of 50 equally likely ones.
+  assert len(seen) >= 45, sorted(seen)
+
+
 def test_label_smoothing_is_the_loss_against_smoothed_targets():
   """0.1: the label gets 0.91 of the target, every other class 0.01; 0 keeps
   the original's loss."""
