@@ -3,12 +3,13 @@
     python bench/bench.py         # about 10 minutes; writes bench/results-<kind>.md
     ONEDNN_MAX_CPU_ISA=AVX2 python bench/bench.py   # as on an AVX2-only CPU
 
-The kind of CPU (`runtime.cpu_kind`: bf16, avx512 or avx2) is read from the
-CPU's flags, capped by ONEDNN_MAX_CPU_ISA, and names the output file; the
-CPU's model and its AVX-512/BF16/AMX flags head it. bfloat16 rows run only
-where the kind is bf16: elsewhere bfloat16 is emulated, and so slow (Keras'
-mixed_bfloat16 trained at 48 images/s on an AVX2-only CPU) that the bench
-would not end in its usual time; the output says they were skipped.
+The kind of CPU (`runtime.cpu_kind`: amx, bf16, avx512 or avx2) is read
+from the CPU's flags, capped by ONEDNN_MAX_CPU_ISA, and names the output
+file; the CPU's model and its AVX-512/BF16/AMX flags head it. bfloat16 rows
+run only where the kind is amx or bf16: elsewhere bfloat16 is emulated, and
+so slow (Keras' mixed_bfloat16 trained at 48 images/s on an AVX2-only CPU)
+that the bench would not end in its usual time; the output says they were
+skipped.
 
 Each measurement runs in a fresh process (TF1 graph mode and Keras' eager
 mode cannot share one) that warms up, then times several windows of steps
@@ -96,7 +97,7 @@ def _keras_onednn_default():
 
 def _precisions():
   """The precisions the bench runs here: bf16 only on bf16 CPUs."""
-  if runtime.cpu_kind() == 'bf16':
+  if runtime.cpu_kind() in runtime.BF16_KINDS:
     return (('fp32', False), ('bf16', True))
   return (('fp32', False),)
 
@@ -381,7 +382,7 @@ def _report(rates, forward_flops, train_flops, minutes):
   lines += ['| %s | %.0f | %.0f | %.0f | %d |'
             % (name, median[name], min(values), max(values), len(values))
             for name, values in rates.items()]
-  if kind != 'bf16':
+  if kind not in runtime.BF16_KINDS:
     lines += ['', 'bfloat16 rows skipped: this CPU (as capped) has no '
               'bfloat16 in hardware, and emulated bfloat16 is slower than '
               'fp32 (`--fast` does not use it here).']

@@ -2,6 +2,7 @@
 
     python bench/profile_step.py                 # one graph
     python bench/profile_step.py --towers=2      # towers
+    python bench/profile_step.py --towers=2 --bfloat16
     TF_ENABLE_ONEDNN_OPTS=0 python bench/profile_step.py   # Eigen's kernels
 
 Runs res_mnist.py's training step (its graph and session config) for
@@ -34,6 +35,8 @@ from resmnist.recipe import Recipe  # noqa: E402
 
 flags.DEFINE_integer('towers', 1, 'Towers of the training step.')
 flags.DEFINE_integer('batch_size', 100, 'Images per step.')
+flags.DEFINE_bool('bfloat16', False, 'As res_mnist.py --bfloat16 (oneDNN\'s '
+                  'auto mixed precision rewrite).')
 flags.DEFINE_integer('warmup_steps', 20, 'Untraced steps first.')
 flags.DEFINE_integer('steps', 10, 'Traced steps.')
 flags.DEFINE_integer('top', 12, 'Op types (or ops) to list.')
@@ -51,7 +54,8 @@ def main(_):
   feed = {graph.images: rng.rand(recipe.batch_size, 784).astype(np.float32),
           graph.labels: np.eye(10, dtype=np.float32)[
               rng.randint(0, 10, recipe.batch_size)]}
-  sess = tf.Session(config=runtime.session_config(recipe.towers))
+  sess = tf.Session(config=runtime.session_config(recipe.towers,
+                                                  FLAGS.bfloat16))
   sess.run(tf.global_variables_initializer())
   for _ in range(FLAGS.warmup_steps):
     sess.run(graph.train_op, feed)
@@ -73,10 +77,10 @@ def main(_):
         by_type[label] += node.all_end_rel_micros
         total += node.all_end_rel_micros
     busy.append(total / 1e6)
-  print('%s, %d cores; oneDNN %s; towers %d, batch %d' % (
+  print('%s, %d cores; oneDNN %s; towers %d, batch %d, %s' % (
       runtime.cpu_model(), runtime.num_cores(),
       'on' if runtime.onednn_enabled() else 'off (Eigen)', recipe.towers,
-      recipe.batch_size))
+      recipe.batch_size, 'bfloat16' if FLAGS.bfloat16 else 'fp32'))
   print('traced step: wall %.1f ms, ops %.1f ms (medians of %d)' % (
       1e3 * statistics.median(walls), 1e3 * statistics.median(busy),
       FLAGS.steps))

@@ -66,9 +66,17 @@ ONEDNN_ISAS = ('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2',
                'AVX512_CORE_AMX_FP16')
 
 
+# The kinds of `cpu_kind` with bfloat16 in hardware: AMX's tiles multiply
+# bfloat16 2.7 times as fast as float32 on an Intel Xeon, AVX512_BF16's dot
+# products 1.8 times on an AMD EPYC of the Zen 4 generation (bench/).
+BF16_KINDS = ('amx', 'bf16')
+
+
 def cpu_kind(flags=None, max_isa=None):
-  """The kind of CPU the kernels can use: 'bf16' (AVX-512 with AVX512_BF16
-  or AMX: bfloat16 in hardware), 'avx512', 'avx2' or 'older'.
+  """The kind of CPU the kernels can use: 'amx' (AVX-512 with AMX tiles:
+  Xeons of the 4th generation and later), 'bf16' (AVX-512 with AVX512_BF16
+  and no AMX, or AMX capped away: AMD Zen 4, Cooper Lake), 'avx512', 'avx2'
+  or 'older'. The first two have bfloat16 in hardware (`BF16_KINDS`).
 
   Args:
     flags: the CPU's flags; default `cpu_flags()`.
@@ -86,6 +94,8 @@ def cpu_kind(flags=None, max_isa=None):
     return cap >= ONEDNN_ISAS.index(isa)
 
   avx512 = {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} <= flags
+  if avx512 and 'amx_bf16' in flags and allowed('AVX512_CORE_AMX'):
+    return 'amx'
   if avx512 and ({'avx512_bf16', 'amx_bf16'} & flags) and allowed(
       'AVX512_CORE_BF16'):
     return 'bf16'
@@ -108,20 +118,21 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
   """What trains fastest here: (towers, bfloat16, why).
 
   Measured (docs/speed.md): bfloat16 1.5-1.7 times as fast where the CPU
-  has it in hardware (AVX512_BF16 or AMX), 0.8 times on an AVX2 CPU; one
-  tower per core 1.2 (fp32) to 1.35 (bf16) times as fast on AVX-512, 1.15
-  times on AVX2 with oneDNN, and not reliably faster with TensorFlow's
-  Eigen kernels. Towers never with batch norm (they would race to update
+  has AMX (Xeon), 1.4 times with AVX512_BF16 alone (AMD EPYC, Zen 4), 0.8
+  times on an AVX2 CPU; one tower per core 1.2 (fp32) to 1.35 (bf16) times
+  as fast on the AMX Xeon, 1.1 on Zen 4, 1.07-1.15 times on AVX2 with
+  oneDNN, and not reliably faster with TensorFlow's Eigen kernels. Towers never with batch norm (they would race to update
   its moving averages), nor for a network measured `slower_in_towers`
   (`nets_factory.SLOWER_IN_TOWERS`).
   """
   kind = kind or cpu_kind()
   cores = cores or num_cores()
   onednn = onednn_enabled() if onednn is None else onednn
-  bfloat16 = kind == 'bf16' and onednn
+  bfloat16 = kind in BF16_KINDS and onednn
   reasons = ['bfloat16: %s' % (
-      'the CPU has AVX512_BF16 or AMX' if bfloat16 else
-      'oneDNN is off' if kind == 'bf16' else
+      'the CPU has %s' % ('AMX' if kind == 'amx' else 'AVX512_BF16')
+      if bfloat16 else
+      'oneDNN is off' if kind in BF16_KINDS else
       'no bfloat16 in this CPU\'s hardware (%s)' % kind)]
   towers = 1
   if cores < 2:

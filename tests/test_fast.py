@@ -7,16 +7,21 @@ AVX2 = {'fma', 'avx', 'avx2'}
 AVX512 = AVX2 | {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'}
 CASCADE_LAKE = AVX512 | {'avx512_vnni'}
 SAPPHIRE_RAPIDS = CASCADE_LAKE | {'avx512_bf16', 'amx_bf16', 'amx_tile'}
+ZEN4 = CASCADE_LAKE | {'avx512_bf16'}
 
 
 @pytest.mark.parametrize('flags, max_isa, kind', [
-    (SAPPHIRE_RAPIDS, 'ALL', 'bf16'),
-    (SAPPHIRE_RAPIDS, 'avx512_core_amx', 'bf16'),
+    (SAPPHIRE_RAPIDS, 'ALL', 'amx'),
+    (SAPPHIRE_RAPIDS, 'avx512_core_amx', 'amx'),
+    (SAPPHIRE_RAPIDS, 'AVX512_CORE_FP16', 'bf16'),  # AMX capped away
     (SAPPHIRE_RAPIDS, 'AVX512_CORE_BF16', 'bf16'),
     (SAPPHIRE_RAPIDS, 'AVX512_CORE_VNNI', 'avx512'),
     (SAPPHIRE_RAPIDS, 'AVX512_CORE', 'avx512'),
     (SAPPHIRE_RAPIDS, 'AVX2', 'avx2'),
     (CASCADE_LAKE, 'ALL', 'avx512'),
+    (ZEN4, 'ALL', 'bf16'),
+    (ZEN4, 'AVX512_CORE_AMX', 'bf16'),
+    (ZEN4, 'AVX512_CORE', 'avx512'),
     ((CASCADE_LAKE | {'amx_bf16'}) - {'avx512f'}, 'ALL', 'avx2'),  # no AVX-512
     (AVX2, 'DEFAULT', 'avx2'),
     (AVX2, 'AVX512_CORE_AMX', 'avx2'),  # a cap adds nothing
@@ -32,16 +37,18 @@ def test_cpu_kind_reads_the_environment(monkeypatch):
   monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX2')
   assert runtime.cpu_kind(SAPPHIRE_RAPIDS) == 'avx2'
   monkeypatch.delenv('ONEDNN_MAX_CPU_ISA')
-  assert runtime.cpu_kind(SAPPHIRE_RAPIDS) == 'bf16'
+  assert runtime.cpu_kind(SAPPHIRE_RAPIDS) == 'amx'
 
 
 @pytest.mark.parametrize('batch_norm, kind, cores, onednn, towers, bfloat16', [
+    (False, 'amx', 2, True, 2, True),
     (False, 'bf16', 2, True, 2, True),
     (True, 'bf16', 2, True, 1, True),    # towers would race on batch norm
     (False, 'avx512', 2, True, 2, False),
     (False, 'avx2', 2, True, 2, False),
     (False, 'avx2', 2, False, 1, False),  # Eigen's kernels: no faster
     (False, 'bf16', 2, False, 1, False),  # no oneDNN, no bf16 rewrite
+    (False, 'amx', 2, False, 1, False),
     (False, 'avx2', 1, True, 1, False),
     (False, 'avx512', 4, True, 4, False),
 ])
