@@ -96,7 +96,8 @@ def _keras_onednn_default():
 
 
 def _precisions():
-  """The precisions the bench runs here: bf16 only on bf16 CPUs."""
+  """The precisions the bench runs here: bf16 only where the CPU has it
+  in hardware (runtime.BF16_KINDS)."""
   if runtime.cpu_kind() in runtime.BF16_KINDS:
     return (('fp32', False), ('bf16', True))
   return (('fp32', False),)

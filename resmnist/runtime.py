@@ -121,8 +121,9 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
   has AMX (Xeon), 1.4 times with AVX512_BF16 alone (AMD EPYC, Zen 4), 0.8
   times on an AVX2 CPU; one tower per core 1.2 (fp32) to 1.35 (bf16) times
   as fast on the AMX Xeon, 1.1 on Zen 4, 1.07-1.15 times on AVX2 with
-  oneDNN, and not reliably faster with TensorFlow's Eigen kernels. Towers never with batch norm (they would race to update
-  its moving averages), nor for a network measured `slower_in_towers`
+  oneDNN, and not reliably faster with TensorFlow's Eigen kernels. Towers
+  never with batch norm (they would race to update its moving averages),
+  nor for a network measured `slower_in_towers`
   (`nets_factory.SLOWER_IN_TOWERS`).
   """
   kind = kind or cpu_kind()
