@@ -15,21 +15,20 @@ each returning `classes` (int64 [None]) and `probabilities` (float32
     model = tf.saved_model.load('export/500')
     out = model.signatures['serving_default'](images=tf.zeros([1, 784]))
 """
-import os
-import sys
-
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
-from absl import flags
-import tensorflow.compat.v1 as tf
-
-from resmnist import checkpoints
 from resmnist import cli
-from resmnist import common_flags
-from resmnist import loader
-from resmnist import model_dir
+cli.start()  # before TensorFlow loads
+
+import os  # noqa: E402
+
+from absl import flags  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+from nets import nets_factory  # noqa: E402
+from resmnist import common_flags  # noqa: E402
+from resmnist import errors  # noqa: E402
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
-common_flags.define_net_flag(None)
+common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_string('export_dir', 'export', 'The SavedModel goes to '
                     '<export_dir>/<global step>.')
 
@@ -37,39 +36,40 @@ FLAGS = flags.FLAGS
 
 
 def export(model, export_dir):
-  """Writes the SavedModel of a `loader.EvalModel`; returns its directory."""
+  """Writes the SavedModel of a `loader.EvalModel`; returns its directory.
+
+  Raises:
+    errors.Error: the directory exists already, or cannot be written.
+  """
   path = os.path.join(export_dir, str(model.step_restored))
   if os.path.exists(path):
-    raise FileExistsError('%s already exists; remove it or give another '
-                          '--export_dir' % path)
+    raise errors.Error('%s already exists; remove it or give another '
+                       '--export_dir' % path)
   outputs = {'classes': model.classes, 'probabilities': model.probabilities}
-  with model.graph.as_default():
-    builder = tf.saved_model.Builder(path)
-    # Feeding `images` cuts the graph above it, so each signature needs only
-    # its own input.
-    builder.add_meta_graph_and_variables(
-        model.session, [tf.saved_model.tag_constants.SERVING],
-        signature_def_map={
-            'serving_default': tf.saved_model.predict_signature_def(
-                {'images': model.images}, outputs),
-            'images_28x28': tf.saved_model.predict_signature_def(
-                {'images_28x28': model.images_28x28}, outputs),
-        },
-        strip_default_attrs=True)
-    builder.save()
+  try:
+    with model.graph.as_default():
+      builder = tf.saved_model.Builder(path)
+      # Feeding `images` cuts the graph above it, so each signature needs
+      # only its own input.
+      builder.add_meta_graph_and_variables(
+          model.session, [tf.saved_model.tag_constants.SERVING],
+          signature_def_map={
+              'serving_default': tf.saved_model.predict_signature_def(
+                  {'images': model.images}, outputs),
+              'images_28x28': tf.saved_model.predict_signature_def(
+                  {'images_28x28': model.images_28x28}, outputs),
+          },
+          strip_default_attrs=True)
+      builder.save()
+  except OSError as e:
+    raise errors.Error('cannot write the SavedModel (%s)' % e)
   return path
 
 
 def main(_):
-  try:
-    with loader.load(FLAGS.model_dir, FLAGS.checkpoint_path,
-                     net=FLAGS.net) as model:
-      path = export(model, FLAGS.export_dir)
-  except (checkpoints.CheckpointError, model_dir.ModelDirError,
-          FileExistsError) as e:
-    sys.exit('res_mnist_export.py: error: %s' % e)
-  except OSError as e:
-    sys.exit('res_mnist_export.py: error: cannot write the SavedModel (%s)' % e)
+  with nets_factory.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
+                               net=FLAGS.net) as model:
+    path = export(model, FLAGS.export_dir)
   print('Exported %s to %s' % (model.checkpoint_path, path))
 
 

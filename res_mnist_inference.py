@@ -23,11 +23,15 @@ that checkpoints keep its keys.
 the blocks and the 1x1 projection); this changes the variables, so its
 checkpoints only restore into a graph built with `batch_norm=True`.
 """
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim
 import tensorflow.compat.v1 as tf
 
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
 from resmnist.towers import in_towers
+# The model's other three functions, as in TF1's tutorial `mnist.py`; the
+# library trains every network of the package with them.
+from resmnist.training import evaluation, loss  # noqa: F401
+from resmnist.training import minimize as training  # noqa: F401
 from resnet import res_change, res_identity
 
 KEEP_PROB = 0.8
@@ -125,51 +129,34 @@ def inference_in_towers(inputs, towers, **kwargs):
   Raises:
     ValueError: if `towers` < 1, or as `inference` does.
   """
-  if towers < 1:
-    raise ValueError('inference_in_towers() needs towers >= 1, got %s' % towers)
   if towers == 1:
     return inference(inputs, **kwargs)
   return in_towers(lambda images: inference(images, **kwargs), _images(inputs),
                    towers)
 
 
-def loss(logits, labels):
-  """Mean softmax cross-entropy of `logits` against one-hot `labels`.
+@slim.add_arg_scope
+def resnet(images, num_classes=NUM_CLASSES, is_training=False,
+           weight_decay=0.0, batch_norm=False, towers=1):
+  """`inference_in_towers` as tf-slim's networks are called (`nets_factory`).
 
-  As the original: `sparse_softmax_cross_entropy_with_logits` on the argmax
-  of the labels. Weight decay, if any, is not in it; add
-  `tf.losses.get_regularization_loss()` for the loss to minimise.
+  Returns:
+    (logits, end_points).
+
+  Raises:
+    ValueError: `num_classes` is not 10 (the original has 10 outputs), or as
+      `inference_in_towers` does.
   """
-  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=tf.argmax(labels, 1), logits=logits), name='cross_entropy')
+  if num_classes != NUM_CLASSES:
+    raise ValueError('resnet has %d classes, not %d'
+                     % (NUM_CLASSES, num_classes))
+  logits = inference_in_towers(images, towers, is_training=is_training,
+                               batch_norm=batch_norm,
+                               weight_decay=weight_decay)
+  return logits, {'Logits': logits}
 
 
-def training(total_loss, learning_rate, global_step, optimizer=None):
-  """Adam on `total_loss`; returns the train op, a tensor of the new step.
-
-  `optimizer` replaces Adam at `learning_rate`, e.g. a
-  `tf.train.SyncReplicasOptimizer` wrapping it (distributed training).
-
-  GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
-  which stops oneDNN from fusing BiasAddGrad into the filter gradient and
-  serialises the backward pass (same math; docs/speed.md). Ungated, Adam
-  may update a weight while the backward pass still needs it, so the
-  variables must be resource variables (their reads keep the value they
-  read): build the network under `variable_scope(..., use_resource=True)`.
-
-  Like slim's `create_train_op`, the train op is the global step read after
-  the update (fetching `global_step` beside it could read the resource
-  variable before the increment).
-  """
-  optimizer = optimizer or tf.train.AdamOptimizer(learning_rate)
-  minimize = optimizer.minimize(
-      total_loss, global_step=global_step,
-      gate_gradients=tf.train.Optimizer.GATE_NONE)
-  with tf.control_dependencies([minimize]):
-    return global_step.read_value()
-
-
-def evaluation(logits, labels):
-  """Returns the number of rows where the top logit is the one-hot label."""
-  correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
-  return tf.reduce_sum(tf.cast(correct, tf.int32))
+def resnet_arg_scope(weight_decay=0.0):
+  # `inference` takes its weight decay as an argument, not from a scope.
+  with slim.arg_scope([resnet], weight_decay=weight_decay) as scope:
+    return scope

@@ -8,16 +8,17 @@ steps) as res_mnist.py wrote them. Needs matplotlib
 (`pip install -r requirements-extra.txt`); `tensorboard --logdir model`
 shows the same curves live.
 """
-import glob
-import os
-import sys
-
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
-from absl import flags
-import tensorflow.compat.v1 as tf
-
 from resmnist import cli
-from resmnist import common_flags
+cli.start()  # before TensorFlow loads
+
+import glob  # noqa: E402
+import os  # noqa: E402
+
+from absl import flags  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+from resmnist import common_flags  # noqa: E402
+from resmnist import errors  # noqa: E402
 
 common_flags.define_model_dir_flags()
 flags.DEFINE_string('output', None, 'PNG to write; default '
@@ -64,14 +65,14 @@ def main(_):
   train = read_scalars(FLAGS.model_dir)
   validation = read_scalars(os.path.join(FLAGS.model_dir, 'validation'))
   if not train.get('loss'):
-    sys.exit('res_mnist_plot.py: error: %s: no training summaries found; '
-             'train with `python res_mnist.py --model_dir=%s` first'
-             % (FLAGS.model_dir, FLAGS.model_dir))
+    raise errors.Error('%s: no training summaries found; train with '
+                       '`python res_mnist.py --model_dir=%s` first'
+                       % (FLAGS.model_dir, FLAGS.model_dir))
   try:
     import matplotlib  # noqa: F401
   except ImportError:
-    sys.exit('res_mnist_plot.py: error: matplotlib is not installed; run '
-             '`pip install -r requirements-extra.txt`')
+    raise errors.Error('matplotlib is not installed; run '
+                       '`pip install -r requirements-extra.txt`')
   output = FLAGS.output or os.path.join(FLAGS.model_dir, 'training_curves.png')
   plot(train, validation, output)
   print('Wrote %s (%d training points, %d validation points)'

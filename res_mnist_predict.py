@@ -29,23 +29,23 @@ Fashion-MNIST reads one item per image, on its even background, as before.
 A file that cannot be read is reported in one line; the others are still
 read, and the exit status is 1.
 """
-import os
-import sys
-
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
-from absl import flags
-import numpy as np
-
-from resmnist import checkpoints
 from resmnist import cli
-from resmnist import common_flags
-from resmnist import input_data
-from resmnist import loader
-from resmnist import model_dir
-from resmnist import photo
+cli.start()  # before TensorFlow loads
+
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from absl import flags  # noqa: E402
+import numpy as np  # noqa: E402
+
+from nets import nets_factory  # noqa: E402
+from resmnist import common_flags  # noqa: E402
+from resmnist import errors  # noqa: E402
+from resmnist import input_data  # noqa: E402
+from resmnist import photo  # noqa: E402
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
-common_flags.define_net_flag(None)
+common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_string('show_dir', None, 'If set, write there, for each file, '
                     'the cleaned page with the boxes found and the 28x28 '
                     'images the network saw, as PNG.')
@@ -95,22 +95,49 @@ def boxes_image(page):
   return pixels
 
 
+def _write_seen(page, path, reader):
+  """--show_dir: the cleaned page with its boxes, and the digits seen."""
+  name = os.path.join(FLAGS.show_dir,
+                      os.path.splitext(os.path.basename(path))[0])
+  images = {name + '-boxes.png': boxes_image(page)}
+  for i, digit in enumerate(page.digits):
+    number = '-%d' % (i + 1) if len(page.digits) > 1 else ''
+    images[name + number + '.png'] = np.round(
+        digit * 255).astype(np.uint8)[:, :, None]
+  for image_path, pixels in images.items():
+    try:
+      with open(image_path, 'wb') as f:
+        f.write(reader.png(pixels))
+    except OSError as e:
+      raise errors.Error('%s: cannot write it (%s)'
+                         % (image_path, e.strerror or e))
+
+
+def _read_file(path, reader, classify, numbers):
+  """The `photo.Page` of the image file `path`; photo.ImageError if none."""
+  try:
+    with open(path, 'rb') as f:
+      contents = f.read()
+  except OSError as e:
+    raise photo.ImageError('cannot read it (%s)' % (e.strerror or e))
+  return reader.read(contents, classify, numbers=numbers)
+
+
 def main(argv):
   paths = argv[1:]
   if not paths:
-    sys.exit('res_mnist_predict.py: error: give one or more image files, e.g. '
-             '`python res_mnist_predict.py my_digit.png`')
-  try:
-    model = loader.load(FLAGS.model_dir, FLAGS.checkpoint_path, net=FLAGS.net)
-    dataset = model.info.get('dataset', 'mnist')
-    class_names = input_data.DATASETS[dataset].class_names
-    if FLAGS.show_dir:
+    raise errors.Error('give one or more image files, e.g. `python '
+                       'res_mnist_predict.py my_digit.png`')
+  model = nets_factory.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
+                                  net=FLAGS.net)
+  dataset = model.info.get('dataset', 'mnist')
+  class_names = input_data.DATASETS[dataset].class_names
+  if FLAGS.show_dir:
+    try:
       os.makedirs(FLAGS.show_dir, exist_ok=True)
-  except (checkpoints.CheckpointError, model_dir.ModelDirError) as e:
-    sys.exit('res_mnist_predict.py: error: %s' % e)
-  except OSError as e:
-    sys.exit('res_mnist_predict.py: error: %s: cannot create it (%s)'
-             % (FLAGS.show_dir, e.strerror or e))
+    except OSError as e:
+      raise errors.Error('%s: cannot create it (%s)'
+                         % (FLAGS.show_dir, e.strerror or e))
 
   def classify(digits):
     return model.predict(digits.reshape(len(digits), -1))
@@ -119,13 +146,8 @@ def main(argv):
   failures = 0
   for path in paths:
     try:
-      try:
-        with open(path, 'rb') as f:
-          contents = f.read()
-      except OSError as e:
-        raise photo.ImageError('cannot read it (%s)' % (e.strerror or e))
       # Only digits come as numbers, on paper that may be uneven.
-      page = reader.read(contents, classify, numbers=dataset == 'mnist')
+      page = _read_file(path, reader, classify, numbers=dataset == 'mnist')
     except photo.ImageError as e:
       print('res_mnist_predict.py: error: %s: %s' % (path, e), file=sys.stderr)
       failures += 1
@@ -133,20 +155,7 @@ def main(argv):
     print('%s: %s' % (path, answer(page.probabilities, class_names,
                                    FLAGS.min_confidence)))
     if FLAGS.show_dir:
-      name = os.path.join(FLAGS.show_dir,
-                          os.path.splitext(os.path.basename(path))[0])
-      images = {name + '-boxes.png': boxes_image(page)}
-      for i, digit in enumerate(page.digits):
-        number = '-%d' % (i + 1) if len(page.digits) > 1 else ''
-        images[name + number + '.png'] = np.round(
-            digit * 255).astype(np.uint8)[:, :, None]
-      for image_path, pixels in images.items():
-        try:
-          with open(image_path, 'wb') as f:
-            f.write(reader.png(pixels))
-        except OSError as e:
-          sys.exit('res_mnist_predict.py: error: %s: cannot write it (%s)'
-                   % (image_path, e.strerror or e))
+      _write_seen(page, path, reader)
   reader.close()
   model.close()
   if failures:

@@ -6,7 +6,7 @@ runs before the shortcut add; that is the original's graph and is kept.
 Batch norm, when asked for, comes from an enclosing `slim.arg_scope` on
 `slim.conv2d` (see `res_mnist_inference.inference`), not from these blocks.
 """
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 

@@ -34,9 +34,8 @@ accuracy (its fate after 3,001 steps). --model_dirs measures finished
 checkpoints too.
 
 The tensors are found by name in the graph that `nets/bottleneck_resnet.py`
-builds; the network code is not changed. This script imports res_mnist for
-its PRESETS, so res_mnist's flags exist here too; only --data_dir,
---check_sha256 and --validation_size of them are used.
+builds; the network code is not changed. The preset is the library's
+(`resmnist.recipe.PRESETS`).
 """
 import glob
 import os
@@ -46,18 +45,24 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from resmnist import cli  # noqa: E402
+cli.start()  # before TensorFlow loads, as the scripts do
+
 from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-import res_mnist  # noqa: E402  (PRESETS, and the data flags)
-from resmnist import cli  # noqa: E402
+from nets import nets_factory  # noqa: E402
 from resmnist import common_flags  # noqa: E402
-from resmnist import loader  # noqa: E402
+from resmnist import recipe as recipes  # noqa: E402
 from resmnist import runtime  # noqa: E402
 from resmnist import training  # noqa: E402
 from resmnist.recipe import FIELDS, Recipe  # noqa: E402
+
+common_flags.define_data_flags()
+flags.DEFINE_integer('validation_size', Recipe.validation_size,
+                     'Training images held out, as res_mnist.py does.',
+                     lower_bound=0)
 
 flags.DEFINE_list('seeds', ['1', '2'], 'Seeds (--seed of res_mnist.py).')
 flags.DEFINE_list('variants', ['fixed', 'stray', 'canonical'],
@@ -86,8 +91,6 @@ VARIANTS = {'fixed': {}, 'stray': {'stray_bias': True},
 SCOPE = 'BottleneckResNet/'
 UNITS = ('res2a', 'res2b', 'res2c')
 INIT_KEYS = ('flat_mean', 'common', 'pre_rms', 'fc1_dead', 'logit_std')
-# res_mnist.py's flags that this script reads; any other is an error here.
-DATA_FLAGS = ('data_dir', 'check_sha256', 'validation_size')
 
 flags.register_validator('variants', lambda names: set(names) <= set(VARIANTS),
                          message='known variants: %s' % ', '.join(VARIANTS))
@@ -95,7 +98,7 @@ flags.register_validator('variants', lambda names: set(names) <= set(VARIANTS),
 
 def recipe_of(variant, seed):
   """The Recipe res_mnist.py makes from --preset=article001 and the flags."""
-  preset = res_mnist.PRESETS[PRESET]
+  preset = recipes.PRESETS[PRESET]
   values = {name: value for name, value in preset.items() if name in FIELDS}
   return Recipe(seed=seed, **dict(values, **VARIANTS[variant]))
 
@@ -219,7 +222,8 @@ def follow(variant, seed):
   probe_labels = data.validation.labels[:FLAGS.probe_size].argmax(1)
   run_dir = FLAGS.runs.format(variant=variant, seed=seed) if FLAGS.runs else None
   with tf.Graph().as_default() as graph:
-    train = training.build_training_graph(recipe)
+    train = training.build_training_graph(
+        recipe, nets_factory.network_fns(recipe)[0])
     # Built after the network, so that its random ops keep the run's seeds.
     fetches = probe_fetches(graph)
     init = tf.global_variables_initializer()
@@ -254,7 +258,7 @@ def follow(variant, seed):
 
 def measure_model_dir(model_dir, probe_images, probe_labels):
   """Probe figures of a trained model dir's latest checkpoint."""
-  with loader.load(model_dir, log=lambda *a: None) as model:
+  with nets_factory.load_model(model_dir, log=lambda *a: None) as model:
     fetches = probe_fetches(model.graph)
     return measure(model.session, fetches, {model.images: probe_images},
                    probe_labels)
@@ -353,7 +357,7 @@ def conclude(results):
         ', '.join('%s %.3g-%.3g' % (k, min(r['probes'][0][k] for r in group),
                                     max(r['probes'][0][k] for r in group))
                   for k in INIT_KEYS), FLAGS.steps, min(end), max(end)))
-  # ZOO.md 1.5: a larger scale at init (stray) makes collapse likely.
+  # A larger scale at init (stray) makes collapse likely.
   for name, runs in (('all runs', results), ('the article\'s unit (fixed, '
                      'stray)', [r for r in results
                                 if r['variant'] in ('fixed', 'stray')])):
@@ -380,11 +384,6 @@ def conclude(results):
 
 
 def main(_):
-  given = [f.name for f in FLAGS.get_flags_for_module(res_mnist)
-           if f.present and f.name not in DATA_FLAGS]
-  if given:
-    sys.exit('article001_collapse.py: error: --%s is res_mnist.py\'s, not '
-             'used here' % ', --'.join(given))
   results = [follow(variant, int(seed)) for variant in FLAGS.variants
              for seed in FLAGS.seeds]
   if results:  # none with --seeds= (only --model_dirs to measure)

@@ -27,19 +27,21 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from resmnist import cli  # noqa: E402
+cli.start()  # before TensorFlow loads, as the scripts do
+
 from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from nets import nets_factory  # noqa: E402
 from resmnist import checkpoints  # noqa: E402
-from resmnist import cli  # noqa: E402
 from resmnist import common_flags  # noqa: E402
+from resmnist import errors  # noqa: E402
+from resmnist import hooks  # noqa: E402
 from resmnist import input_data  # noqa: E402
 from resmnist import model_dir  # noqa: E402
-from resmnist import training  # noqa: E402
-from nets import nets_factory  # noqa: E402
 
-common_flags.define_data_flags(dataset=False)
+common_flags.define_data_flags()
 common_flags.define_model_dir_flags(checkpoint_path=True)
 flags.DEFINE_integer('batches', 300, 'Training batches for the recomputed '
                      'averages.', lower_bound=1)
@@ -56,38 +58,38 @@ flags.DEFINE_integer('seed', 0, 'Seed of the training batches\' order.')
 FLAGS = flags.FLAGS
 
 
+def _correct_counts(info, images, labels):
+  """{'batch': ..., 'moving': ...}: right answers of a batch, with batch
+  statistics (training mode, which updates the averages in place) and with
+  the moving averages."""
+  correct = {}
+  for mode, is_training in (('batch', True), ('moving', False)):
+    network_fn = nets_factory.get_network_fn(
+        info['net'], info.get('num_classes', 10), is_training=is_training,
+        **model_dir.net_options(info))
+    with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+      logits = network_fn(images)[0]
+    correct[mode] = tf.reduce_sum(tf.cast(tf.equal(
+        tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.int32))
+  return correct
+
+
 def main(_):
-  try:
-    path = checkpoints.require_checkpoint(FLAGS.model_dir,
-                                          FLAGS.checkpoint_path)
-    info = model_dir.read_info(FLAGS.model_dir, path)
-    if not nets_factory.has_batch_norm(info['net'],
-                                       model_dir.net_options(info)):
-      sys.exit('batch_norm_check.py: error: %s has no batch norm' % path)
-    data = common_flags.read_data(FLAGS, info.get('dataset', 'mnist'),
-                                  FLAGS.validation_size, FLAGS.seed)
-  except (checkpoints.CheckpointError, model_dir.ModelDirError,
-          input_data.DataError) as e:
-    sys.exit('batch_norm_check.py: error: %s' % e)
+  path = checkpoints.require_checkpoint(FLAGS.model_dir, FLAGS.checkpoint_path)
+  info = model_dir.read_info(FLAGS.model_dir, path)
+  if not info['batch_norm']:
+    raise errors.Error('%s has no batch norm' % path)
+  data = common_flags.read_data(FLAGS, info.get('dataset', 'mnist'),
+                                FLAGS.validation_size, FLAGS.seed)
   batch_size = FLAGS.batch_size or info.get('recipe', {}).get('batch_size',
                                                               100)
   images = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS])
   labels = tf.placeholder(tf.float32, [None, info.get('num_classes', 10)])
-  correct = {}
-  for mode, is_training in (('batch', True), ('moving', False)):
-    with tf.variable_scope(tf.get_variable_scope(),
-                           reuse=tf.AUTO_REUSE):
-      logits = nets_factory.network_logits(
-          info['net'], images, num_classes=info.get('num_classes', 10),
-          is_training=is_training, **model_dir.net_options(info))
-    correct[mode] = tf.reduce_sum(tf.cast(tf.equal(
-        tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.int32))
-  # Batch norm updates its moving averages in place in the training mode.
-  update = correct['batch']
+  correct = _correct_counts(info, images, labels)
   tf.train.get_or_create_global_step()
   variables = tf.global_variables()
-  reset, rescale = training.moving_average_recomputation(
-      nets_factory.batch_norm_decays[info['net']], FLAGS.batches)
+  reset, rescale = hooks.moving_average_recomputation(
+      nets_factory.network(info['net']).batch_norm_decay, FLAGS.batches)
   with tf.Session() as session:
     checkpoints.restore(session, tf.train.Saver(variables), path, variables)
 
@@ -112,7 +114,8 @@ def main(_):
     session.run(reset)
     for _ in range(FLAGS.batches):
       batch_images, batch_labels = data.train.next_batch(batch_size)
-      session.run(update, {images: batch_images, labels: batch_labels})
+      session.run(correct['batch'], {images: batch_images,
+                                     labels: batch_labels})
     session.run(rescale)
     report('recomputed averages', 'moving')
     print('(recomputed over %d training batches of %d, weights frozen; '

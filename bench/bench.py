@@ -41,8 +41,8 @@ too):
 import json
 import os
 
-# As the user's environment had it: resmnist turns oneDNN on, and the Keras
-# rows run as Keras does without this package.
+# As the user's environment had it: the scripts turn oneDNN on, and the
+# Keras rows run as Keras does without this package.
 USER_ONEDNN_OPTS = os.environ.get('TF_ENABLE_ONEDNN_OPTS')
 import statistics
 import subprocess
@@ -54,6 +54,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from resmnist import cli  # noqa: E402
+cli.start()  # before TensorFlow loads, as the scripts do
+
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from resmnist import runtime  # noqa: E402
@@ -62,7 +65,7 @@ from resmnist.runtime import num_cores  # noqa: E402
 flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
 flags.DEFINE_integer('windows', 8, 'Timed windows per process.')
 flags.DEFINE_integer('window_steps', 10, 'Steps per timed window.')
-flags.DEFINE_integer('warmup_steps', 25, 'Untimed steps first.')
+flags.DEFINE_integer('untimed_steps', 25, 'Untimed steps first.')
 flags.DEFINE_float('budget_seconds', 10.0, 'Per process: warm-up ends after '
                    'this many seconds once 5 steps are done, and timing after '
                    'this many seconds of windows once 3 are done; so a slow '
@@ -71,7 +74,7 @@ flags.DEFINE_float('budget_seconds', 10.0, 'Per process: warm-up ends after '
 flags.DEFINE_string('output', None, 'Markdown table to write; default '
                     'bench/results-<kind of CPU>.md.')
 flags.DEFINE_string('net', 'resnet', 'The network to time (a name of '
-                    'nets/nets_factory.py); Keras rows only for resnet, '
+                    'nets_factory.NETWORKS); Keras rows only for resnet, '
                     'towers rows only for networks without batch norm.')
 flags.DEFINE_string('worker', None, 'Internal: run one measurement.')
 flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
@@ -106,7 +109,8 @@ def _precisions():
 def _configs(net):
   """(name, worker, settings) of each row; ours takes a Recipe's fields."""
   from nets import nets_factory
-  towers = not nets_factory.has_batch_norm(net, nets_factory.network_options(net))
+  from resmnist.recipe import Recipe
+  towers = not nets_factory.model_info(Recipe(net=net))['batch_norm']
   bf16 = len(_precisions()) > 1
   rows = []
   for precision, bfloat16 in _precisions():
@@ -135,21 +139,45 @@ def _configs(net):
 
 def _windows(step, batch_size):
   """Runs `step` warm-up + timed windows; returns images/s per window."""
-  budget = FLAGS.budget_seconds or float('inf')
-  start = time.perf_counter()
-  for done in range(FLAGS.warmup_steps):
-    if done >= 5 and time.perf_counter() - start > budget:
-      break
+  timer = WindowTimer(batch_size)
+  while not timer.done():
     step()
-  rates, timed = [], 0.0
-  while len(rates) < FLAGS.windows and (len(rates) < 3 or timed < budget):
-    start = time.perf_counter()
-    for _ in range(FLAGS.window_steps):
-      step()
-    seconds = time.perf_counter() - start
-    timed += seconds
-    rates.append(batch_size * FLAGS.window_steps / seconds)
-  return rates
+    timer.step_ended()
+  return timer.rates()
+
+
+class WindowTimer(object):
+  """Step end times: --untimed_steps first (fewer once --budget_seconds
+  have passed after 5), then up to --windows windows of --window_steps
+  (fewer once 3 of them have taken the budget)."""
+
+  def __init__(self, batch_size):
+    self._batch_size = batch_size
+    self._budget = FLAGS.budget_seconds or float('inf')
+    self._start = time.perf_counter()
+    self._untimed = 0
+    self._ends = []  # the first is the end of the last untimed step
+
+  def step_ended(self):
+    now = time.perf_counter()
+    if not self._ends:
+      self._untimed += 1
+      if self._untimed < FLAGS.untimed_steps and not (
+          self._untimed >= 5 and now - self._start > self._budget):
+        return
+    self._ends.append(now)
+
+  def rates(self):
+    """Images/s of each timed window."""
+    ends, n = self._ends, FLAGS.window_steps
+    return [self._batch_size * n / (ends[i + n] - ends[i])
+            for i in range(0, len(ends) - n, n)]
+
+  def done(self):
+    windows = len(self.rates())
+    timed = self._ends[windows * FLAGS.window_steps] - self._ends[0] if (
+        windows) else 0.0
+    return windows >= FLAGS.windows or (windows >= 3 and timed >= self._budget)
 
 
 def _mnist_or_random():
@@ -166,58 +194,57 @@ def _mnist_or_random():
 
 
 def worker_ours(config):
-  """res_mnist.py's training step, in its loop: `MonitoredSession` and the
-  hooks it trains with (no checkpoint or log line inside the windows)."""
-  import tensorflow.compat.v1 as tf
-  tf.disable_v2_behavior()
-  from resmnist import runtime, training
-  from resmnist.recipe import Recipe
-  recipe = Recipe(seed=0, max_steps=10 ** 6, **config['recipe'])
-  mnist = _mnist_or_random()
-  graph = training.build_training_graph(recipe)
-  model_dir = tempfile.mkdtemp()  # gone with the machine's temp files
-  settings = training.LoopSettings(
-      model_dir=model_dir, model_name='my_model', log_every=10 ** 6,
-      save_every=10 ** 6, eval_every=0, max_to_keep=1, report_test=False,
-      fresh=True)
-  saver = tf.train.Saver()
-  _, hooks = training.loop_hooks(graph, recipe, settings, saver,
-                                 training.TrainingClock(),
-                                 training.StopRequest())
-  session = tf.train.MonitoredSession(
-      tf.train.ChiefSessionCreator(
-          scaffold=tf.train.Scaffold(saver=saver),
-          config=runtime.session_config(recipe.towers, recipe.bfloat16,
-                                        recipe.threads)), hooks)
-
-  def step():
-    images, labels = mnist.train.next_batch(recipe.batch_size)
-    session.run(graph.train_op, {graph.images: images, graph.labels: labels})
-  return _windows(step, recipe.batch_size)
-
-
-def worker_eval(config):
-  """The scripts' evaluation: `loader.load` of a model dir, in towers."""
+  """res_mnist.py's training step, in its loop (`trainer.train`: the same
+  `MonitoredSession` and hooks; no checkpoint or log line in the windows),
+  timed by a hook that stops the loop once the windows are timed."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
   from nets import nets_factory
-  from resmnist import loader, model_dir, runtime
+  from resmnist import trainer
+  from resmnist.recipe import LoopSettings, Recipe
+  recipe = Recipe(seed=0, max_steps=10 ** 6, **config['recipe'])
+  timer = WindowTimer(recipe.batch_size)
+
+  class TimingHook(tf.train.SessionRunHook):
+    def after_run(self, run_context, unused_run_values):
+      timer.step_ended()
+      if timer.done():
+        run_context.request_stop()
+
+  settings = LoopSettings(
+      model_dir=tempfile.mkdtemp(),  # gone with the machine's temp files
+      log_every=10 ** 6, save_every=10 ** 6, max_to_keep=1, fresh=True)
+  network_fn, _ = nets_factory.network_fns(recipe)
+  trainer.train(_mnist_or_random(), recipe, settings, network_fn, None,
+                nets_factory.model_info(recipe), extra_hooks=[TimingHook()])
+  return timer.rates()
+
+
+def worker_eval(config):
+  """The scripts' evaluation: `nets_factory.load_model` of a model dir, in
+  towers."""
+  import tensorflow.compat.v1 as tf
+  tf.disable_v2_behavior()
+  from nets import nets_factory
+  from resmnist import model_dir, runtime
+  from resmnist.recipe import Recipe
   test = _mnist_or_random().test
   net = config['net']
+  towers = runtime.eval_towers(runtime.EVAL_BATCH_SIZE,
+                               nets_factory.network(net).eval_tower_size)
   with tempfile.TemporaryDirectory() as directory:
     # A model directory of untrained weights: the speed is the same.
     with tf.Graph().as_default():
-      nets_factory.network_logits(net, tf.placeholder(tf.float32, [None, 784]))
+      nets_factory.get_network_fn(net)(tf.placeholder(tf.float32, [None, 784]))
       tf.train.get_or_create_global_step()
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         tf.train.Saver().save(sess, os.path.join(directory, 'my_model'),
                               global_step=0)
-    model_dir.write_info(directory, model_dir.model_info(net))
-    towers = runtime.eval_towers(net=net)
-    model = loader.load(directory, towers=towers, log=lambda _: None,
-                        config=runtime.session_config(towers,
-                                                      config['bfloat16']))
+    model_dir.write_info(directory, nets_factory.model_info(Recipe(net=net)))
+    model = nets_factory.load_model(
+        directory, towers=towers, log=lambda _: None,
+        config=runtime.session_config(towers, config['bfloat16']))
   batch_size, position = runtime.EVAL_BATCH_SIZE, [0]
 
   def step():
@@ -267,11 +294,11 @@ def worker_keras(config):
   step_ends = []
   callback = keras.callbacks.LambdaCallback(
       on_train_batch_end=lambda batch, logs: step_ends.append(time.perf_counter()))
-  steps = FLAGS.warmup_steps + FLAGS.windows * FLAGS.window_steps
+  steps = FLAGS.untimed_steps + FLAGS.windows * FLAGS.window_steps
   model.fit(mnist.train.images[:steps * batch_size],
             mnist.train.labels[:steps * batch_size], batch_size=batch_size,
             epochs=1, verbose=0, shuffle=True, callbacks=[callback])
-  ends = np.array(step_ends[FLAGS.warmup_steps - 1:])
+  ends = np.array(step_ends[FLAGS.untimed_steps - 1:])
   return [batch_size * FLAGS.window_steps / (ends[i + FLAGS.window_steps] - ends[i])
           for i in range(0, FLAGS.windows * FLAGS.window_steps, FLAGS.window_steps)]
 
@@ -298,15 +325,16 @@ def flops_per_image(config):
   from nets import nets_factory
   from resmnist import training
   from resmnist.recipe import Recipe
+  recipe = Recipe(net=config['net'], batch_size=100)
   options = tf.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
   batch = 100
   with tf.Graph().as_default() as graph:
-    nets_factory.network_logits(config['net'], tf.zeros([batch, 784]))
+    nets_factory.get_network_fn(config['net'])(tf.zeros([batch, 784]))
     forward = tf.profiler.profile(graph, options=options).total_float_ops
   with tf.Graph().as_default() as graph:
-    train = training.build_training_graph(Recipe(net=config['net'],
-                                                 batch_size=batch))
+    train = training.build_training_graph(
+        recipe, nets_factory.network_fns(recipe)[0])
     # Static shapes let the profiler count every op.
     graph_def = graph.as_graph_def()
   with tf.Graph().as_default() as graph:
@@ -330,7 +358,7 @@ def _run_worker(worker, config):
              '--config=' + json.dumps(config),
              '--windows=%d' % FLAGS.windows,
              '--window_steps=%d' % FLAGS.window_steps,
-             '--warmup_steps=%d' % FLAGS.warmup_steps,
+             '--untimed_steps=%d' % FLAGS.untimed_steps,
              '--budget_seconds=%g' % FLAGS.budget_seconds]
   result = subprocess.run(command, capture_output=True, text=True, env=env)
   if result.returncode:
@@ -342,9 +370,8 @@ def _run_worker(worker, config):
 def _fast_row(net):
   """The name of the row that `res_mnist.py --fast` would train as here."""
   from nets import nets_factory
-  towers, bfloat16, _ = runtime.fast_settings(
-      nets_factory.has_batch_norm(net, nets_factory.network_options(net)),
-      slower_in_towers=net in nets_factory.SLOWER_IN_TOWERS)
+  from resmnist.recipe import Recipe
+  towers, bfloat16, _ = nets_factory.fast_settings(Recipe(net=net))
   return 'ours %s, %s' % ('bf16' if bfloat16 else 'fp32',
                           'towers' if towers > 1 else '1 tower')
 

@@ -27,20 +27,20 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from resmnist import cli  # noqa: E402
+cli.start()  # before TensorFlow loads, as the scripts do
+
 from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from resmnist import checkpoints  # noqa: E402
-from resmnist import cli  # noqa: E402
-from resmnist import input_data  # noqa: E402
-from resmnist import loader  # noqa: E402
-from resmnist import model_dir  # noqa: E402
+from nets import nets_factory  # noqa: E402
+from resmnist import common_flags  # noqa: E402
+from resmnist import errors  # noqa: E402
 from resmnist import photo  # noqa: E402
 
-flags.DEFINE_string('model_dir', 'model', 'The model to measure.')
-flags.DEFINE_string('data_dir', 'MNIST_data', 'Directory of MNIST\'s gz files.')
+common_flags.define_model_dir_flags()
+common_flags.define_data_flags()
 flags.DEFINE_integer('digits', 2000, 'Test digits drawn, clean and photo-like.',
                      lower_bound=1)
 flags.DEFINE_integer('numbers', 300, 'Numbers drawn.', lower_bound=1)
@@ -185,37 +185,30 @@ class _Encoder(object):
                                        self._quality: quality})
 
 
-def main(_):
-  rng = np.random.RandomState(FLAGS.seed)
+def _save(contents, name, quality):
+  """--save_dir: writes an image file as it was read."""
+  path = os.path.join(FLAGS.save_dir, name + (
+      '.png' if quality is None else '.jpg'))
   try:
-    test = input_data.read_data_sets(FLAGS.data_dir, validation_size=0).test
-    model = loader.load(FLAGS.model_dir, log=lambda *_: None)
-  except (input_data.DataError, checkpoints.CheckpointError,
-          model_dir.ModelDirError) as e:
-    sys.exit('photo_digits.py: error: %s' % e)
-  try:
-    if FLAGS.save_dir:
-      os.makedirs(FLAGS.save_dir, exist_ok=True)
+    with open(path, 'wb') as f:
+      f.write(contents)
   except OSError as e:
-    sys.exit('photo_digits.py: error: %s: cannot create it (%s)'
-             % (FLAGS.save_dir, e.strerror or e))
-  labels = test.labels.argmax(axis=1)
+    raise errors.Error('%s: cannot write it (%s)' % (path, e.strerror or e))
+
+
+def _draw_and_read(rng, test, labels, model):
+  """Draws the digits and numbers and reads them as res_mnist_predict.py
+  does: (test indices of the single digits, what was read of them on clean
+  and on photo-like paper, and for each number (test indices, digit height,
+  gap, what was read)). Each reading is top probabilities `[N, 10]` of the
+  digits found, left to right."""
   chosen = rng.permutation(test.num_examples)
   encode, reader = _Encoder(), photo.Reader()
 
   def read(pixels, quality, name):
-    """Saves, and reads as res_mnist_predict.py does: top probabilities
-    `[N, 10]` of the digits found, left to right."""
     contents = encode(pixels, quality)
     if FLAGS.save_dir:
-      path = os.path.join(FLAGS.save_dir, name + (
-          '.png' if quality is None else '.jpg'))
-      try:
-        with open(path, 'wb') as f:
-          f.write(contents)
-      except OSError as e:
-        sys.exit('photo_digits.py: error: %s: cannot write it (%s)'
-                 % (path, e.strerror or e))
+      _save(contents, name, quality)
     try:
       return reader.read(contents, lambda digits: model.predict(
           digits.reshape(len(digits), -1))).probabilities
@@ -232,8 +225,7 @@ def main(_):
     clean.append(read(_clean(ink), None, 'clean%05d_%d' % (i, labels[i])))
     photos.append(read(_photo(rng, ink), quality(),
                        'photo%05d_%d' % (i, labels[i])))
-
-  numbers = []  # (test indices, digit height, gap, probabilities read)
+  numbers = []
   pool = chosen[FLAGS.digits:]
   for n in range(FLAGS.numbers):
     indices = pool[rng.randint(len(pool), size=2 + n % 5)]
@@ -243,11 +235,11 @@ def main(_):
     numbers.append((indices, height, gap, read(
         _photo(rng, ink), quality(),
         'number%03d_%s' % (n, ''.join(str(labels[i]) for i in indices)))))
-  model.close()
+  reader.close()
+  return single, clean, photos, numbers
 
-  print('%s (step %d): %d MNIST test digits, %d numbers, seed %d' % (
-      model.checkpoint_path, model.step_restored, len(single), len(numbers),
-      FLAGS.seed))
+
+def _report_digits(single, clean, photos, labels):
   accuracy = {}
   for name, found in (('clean paper', clean), ('photo-like paper', photos)):
     # One digit found, and the right one.
@@ -259,6 +251,8 @@ def main(_):
   print('%-18s %+.2f points' % ('photo - clean', accuracy['photo-like paper']
                                 - accuracy['clean paper']))
 
+
+def _report_numbers(numbers, labels):
   whole = {}
   for indices, height, gap, found in numbers:
     ok = (len(found) == len(indices)
@@ -277,9 +271,11 @@ def main(_):
       for key, oks in sorted(whole.items(), key=lambda item: (
           item[0][0].isalpha(), item[0].endswith('px'), item[0]))))
 
-  # --min_confidence: how many digits (photo-like ones and numbers' ones,
-  # where as many digits were found as drawn) it would call unsure, and how
-  # many of the wrong answers are among them.
+
+def _report_confidence(single, photos, numbers, labels):
+  """--min_confidence: how many digits (photo-like ones and numbers' ones,
+  where as many digits were found as drawn) it would call unsure, and how
+  many of the wrong answers are among them."""
   read = [(p[0], labels[i]) for i, p in zip(single, photos) if len(p) == 1]
   for indices, _, _, found in numbers:
     if len(found) == len(indices):
@@ -293,6 +289,28 @@ def main(_):
               threshold, 100.0 * unsure.mean(), len(read),
               (unsure & wrong).sum(), wrong.sum(),
               100.0 * (1 - wrong[~unsure].mean())))
+
+
+def main(_):
+  rng = np.random.RandomState(FLAGS.seed)
+  test = common_flags.read_data(FLAGS, 'mnist', validation_size=0).test
+  model = nets_factory.load_model(FLAGS.model_dir, log=lambda *_: None)
+  if FLAGS.save_dir:
+    try:
+      os.makedirs(FLAGS.save_dir, exist_ok=True)
+    except OSError as e:
+      raise errors.Error('%s: cannot create it (%s)'
+                         % (FLAGS.save_dir, e.strerror or e))
+  labels = test.labels.argmax(axis=1)
+  single, clean, photos, numbers = _draw_and_read(rng, test, labels, model)
+  model.close()
+  print('%s (step %d): %d MNIST test digits, %d numbers, seed %d' % (
+      model.checkpoint_path, model.step_restored, len(single), len(numbers),
+      FLAGS.seed))
+  _report_digits(single, clean, photos, labels)
+  _report_numbers(numbers, labels)
+  _report_confidence(single, photos, numbers, labels)
+
 
 if __name__ == '__main__':
   cli.run(main)

@@ -6,7 +6,7 @@
     TF_ENABLE_ONEDNN_OPTS=0 python bench/profile_step.py   # Eigen's kernels
 
 Runs res_mnist.py's training step (its graph and session config) for
---warmup_steps, then traces --steps steps (`RunOptions.FULL_TRACE`) and
+--untraced_steps, then traces --steps steps (`RunOptions.FULL_TRACE`) and
 prints, per step: the wall time, the sum of the ops' times, and the op
 types that take the most (oneDNN's kernels are named `_MklNative...` or
 `_Fused...`; Eigen's have the plain names). With one graph the ops run one
@@ -23,12 +23,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
-from absl import app  # noqa: E402
+from resmnist import cli  # noqa: E402
+cli.start()  # before TensorFlow loads, as the scripts do
+
 from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from nets import nets_factory  # noqa: E402
 from resmnist import runtime  # noqa: E402
 from resmnist import training  # noqa: E402
 from resmnist.recipe import Recipe  # noqa: E402
@@ -37,7 +39,7 @@ flags.DEFINE_integer('towers', 1, 'Towers of the training step.')
 flags.DEFINE_integer('batch_size', 100, 'Images per step.')
 flags.DEFINE_bool('bfloat16', False, 'As res_mnist.py --bfloat16 (oneDNN\'s '
                   'auto mixed precision rewrite).')
-flags.DEFINE_integer('warmup_steps', 20, 'Untraced steps first.')
+flags.DEFINE_integer('untraced_steps', 20, 'Untraced steps first.')
 flags.DEFINE_integer('steps', 10, 'Traced steps.')
 flags.DEFINE_integer('top', 12, 'Op types (or ops) to list.')
 flags.DEFINE_bool('by_op', False, 'List single ops (e.g. which convolution\'s '
@@ -47,9 +49,9 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  tf.disable_v2_behavior()
   recipe = Recipe(towers=FLAGS.towers, batch_size=FLAGS.batch_size, seed=0)
-  graph = training.build_training_graph(recipe)
+  graph = training.build_training_graph(recipe,
+                                         nets_factory.network_fns(recipe)[0])
   rng = np.random.RandomState(0)
   feed = {graph.images: rng.rand(recipe.batch_size, 784).astype(np.float32),
           graph.labels: np.eye(10, dtype=np.float32)[
@@ -57,7 +59,7 @@ def main(_):
   sess = tf.Session(config=runtime.session_config(recipe.towers,
                                                   FLAGS.bfloat16))
   sess.run(tf.global_variables_initializer())
-  for _ in range(FLAGS.warmup_steps):
+  for _ in range(FLAGS.untraced_steps):
     sess.run(graph.train_op, feed)
   options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
   walls, busy = [], []
@@ -95,4 +97,4 @@ def main(_):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -5,7 +5,7 @@ conv2_x of ResNet-50 (three bottleneck units 64-64-256, the first with a 1x1
 projection shortcut, all at stride 1), then a 1024-unit fully connected layer
 with dropout. Its bug was an extra trainable bias after each unit's sum,
 `relu(main + shortcut + b)`; removing it took test accuracy after 3000 steps
-from 11.35% (the network always answers "1") to 95.19% (docs: ZOO.md, 1).
+from 11.35% (the network always answers "1") to 95.19% (docs/zoo.md).
 
     from nets import bottleneck_resnet as br
     with slim.arg_scope(br.bottleneck_resnet_arg_scope()):
@@ -24,7 +24,7 @@ its checkpoints do not restore into the original script.
 import collections
 import contextlib
 
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 # As seed 002's Keras layers and res_mnist_inference: runs here are short, so
@@ -163,8 +163,6 @@ def bottleneck_resnet(images, num_classes=10, is_training=False,
         net, num_classes, activation_fn=None, scope='fc2')
   return logits, end_points
 
-
-bottleneck_resnet.default_image_size = 28
 
 
 def bottleneck_resnet_arg_scope(weight_decay=0.0):

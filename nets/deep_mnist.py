@@ -4,8 +4,7 @@ The article's text describes ImageNet AlexNet (224x224x3, 11x11/4 convs,
 60 M parameters), but its code is TensorFlow's "Deep MNIST for experts"
 network, layer for layer tf-slim's `lenet` (tensorflow/models
 research/slim/nets/lenet.py): this module builds that code, not AlexNet.
-The canonical AlexNet needs 224x224 input and does not build on 28x28
-(ZOO.md, 3b).
+The canonical AlexNet needs 224x224 input and does not build on 28x28.
 
     from nets import deep_mnist
     with slim.arg_scope(deep_mnist.deep_mnist_arg_scope()):
@@ -18,7 +17,7 @@ dropout keep 0.5; the TF tutorial reports ~99.2% on MNIST.
 """
 import collections
 
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 
@@ -63,8 +62,6 @@ def deep_mnist(images, num_classes=10, is_training=False,
         net, num_classes, activation_fn=None, scope='fc4')
   return logits, end_points
 
-
-deep_mnist.default_image_size = 28
 
 
 def deep_mnist_arg_scope(weight_decay=0.0):

@@ -2,10 +2,9 @@
 
 Seed 003 describes the Inception module only in words, with no widths and no
 network: four branches on the same input, concatenated on channels, (1) 1x1
-conv; (2) 1x1 -> 3x3; (3) 1x1 -> 5x5; (4) 3x3 max pool -> 1x1. This module
-is the MNIST proposal of the zoo's fact sheet (ZOO.md, section 3d):
-GoogLeNet's stem shrunk for 28x28x1, then its first three modules with their
-widths.
+conv; (2) 1x1 -> 3x3; (3) 1x1 -> 5x5; (4) 3x3 max pool -> 1x1. This module is
+GoogLeNet's stem shrunk for 28x28x1, then its first three modules with
+their widths.
 
     Conv2d_1a_3x3    conv 3x3 64                          28x28x64
     MaxPool_1b_2x2   max pool 2x2/2                       14x14x64
@@ -31,7 +30,7 @@ Typical use:
     with slim.arg_scope(inception.inception_arg_scope()):
       logits, end_points = inception.inception(images, is_training=True)
 """
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 # GoogLeNet's Table 1 columns: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5,
@@ -134,8 +133,6 @@ def inception(images, num_classes=10, is_training=False, dropout_keep_prob=0.6,
     end_points['Logits'] = logits
   return logits, end_points
 
-
-inception.default_image_size = 28
 
 
 def inception_arg_scope(weight_decay=0.0,

@@ -23,7 +23,7 @@ error (99.05%).
 """
 import collections
 
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 
@@ -74,8 +74,6 @@ def lenet5(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
         net, num_classes, activation_fn=None, scope='fc7')
   return logits, end_points
 
-
-lenet5.default_image_size = 28
 
 
 def lenet5_arg_scope(weight_decay=0.0):

@@ -1,9 +1,19 @@
-"""The networks of this package by name, as tf-slim's `nets_factory`.
+"""The networks of this package by name; the one module that joins the
+networks to the library.
 
     from nets import nets_factory
     network_fn = nets_factory.get_network_fn('lenet5', num_classes=10,
                                              is_training=True)
     logits, end_points = network_fn(images)   # [batch, 28, 28, 1] or [batch, 784]
+
+    with nets_factory.load_model('model') as model:   # a trained model dir
+      probabilities = model.predict(images)           # [N, 784] in [0, 1]
+
+A network is its file in `nets/` (or `res_mnist_inference.py` for the
+post's ResNet) and one entry of `NETWORKS`, which holds everything the rest
+of the package needs to know of it. The library (`resmnist/`) imports no
+network: it is handed network functions made here, from a `Recipe`
+(`network_fns`) or from a model directory's `model.json` (`load_model`).
 
 | name | network | trainable parameters |
 | --- | --- | --- |
@@ -15,8 +25,8 @@
 | `vgg16` | VGG16's 13 convolutions on digits padded to 32x32 | 15,243,978 |
 | `inception` | GoogLeNet-style Inception modules sized for 28x28 | 1,045,162 |
 """
+import collections
 import functools
-import inspect
 
 from resmnist import slim
 import tensorflow.compat.v1 as tf
@@ -28,166 +38,214 @@ from nets import lenet5
 from nets import resnet18
 from nets import vgg16
 import res_mnist_inference
+from resmnist import loader
+from resmnist import model_dir
+from resmnist import runtime
 from resmnist import towers as towers_lib
+from resmnist.input_data import IMAGE_SIZE, NUM_CLASSES
+from resmnist.recipe import SettingError
 
-IMAGE_SIZE = 28
-
-
-@slim.add_arg_scope
-def resnet(images, num_classes=10, is_training=False, weight_decay=0.0,
-           batch_norm=False):
-  """The post's ResNet, graph and variable names as `inference` builds them.
-
-  Returns:
-    (logits, end_points), as tf-slim's networks do.
-
-  Raises:
-    ValueError: `num_classes` is not 10 (the original has 10 outputs).
-  """
-  if num_classes != res_mnist_inference.NUM_CLASSES:
-    raise ValueError('resnet has %d classes, not %d'
-                     % (res_mnist_inference.NUM_CLASSES, num_classes))
-  logits = res_mnist_inference.inference(images, is_training=is_training,
-                                         batch_norm=batch_norm,
-                                         weight_decay=weight_decay)
-  return logits, {'Logits': logits}
+# What the package needs to know of a network:
+#   fn, arg_scope: the network function `fn(images, num_classes, is_training,
+#     **options)` -> (logits, end_points), and its arg scope (weight_decay=).
+#   options: {Recipe field: keyword of `fn`} of the options it has.
+#   batch_norm: whether it has batch norm layers: True, False, or the keyword
+#     of the option that adds them.
+#   batch_norm_decay: the decay of its moving averages (--precise_batch_norm
+#     weighs its batches by it).
+#   towers_help: one tower per core trains faster than one graph (--fast);
+#     measured not to for the two largest (docs/speed.md).
+#   eval_tower_size: most images per evaluation tower; 0: one tower per core.
+#   image_size: the side of the square images it reads.
+#   splits_batch: `fn` takes `towers` itself (the post's ResNet, whose graph
+#     and seeds stay as its `inference_in_towers` builds them).
+Network = collections.namedtuple(
+    'Network', 'fn arg_scope options batch_norm batch_norm_decay towers_help '
+    'eval_tower_size image_size splits_batch')
 
 
-resnet.default_image_size = IMAGE_SIZE
+def _network(fn, arg_scope, options=None, batch_norm=False,
+             batch_norm_decay=0.99, towers_help=True, eval_tower_size=0,
+             image_size=IMAGE_SIZE, splits_batch=False):
+  return Network(fn, arg_scope, options or {}, batch_norm, batch_norm_decay,
+                 towers_help, eval_tower_size, image_size, splits_batch)
 
 
-def resnet_arg_scope(weight_decay=0.0):
-  # `inference` takes its weight decay as an argument, not from a scope.
-  with slim.arg_scope([resnet], weight_decay=weight_decay) as scope:
-    return scope
-
-
-networks_map = {
-    'resnet': resnet,
-    'bottleneck_resnet': bottleneck_resnet.bottleneck_resnet,
-    'resnet18': resnet18.resnet18,
-    'lenet5': lenet5.lenet5,
-    'deep_mnist': deep_mnist.deep_mnist,
-    'vgg16': vgg16.vgg16,
-    'inception': inception.inception,
-}
-
-arg_scopes_map = {
-    'resnet': resnet_arg_scope,
-    'bottleneck_resnet': bottleneck_resnet.bottleneck_resnet_arg_scope,
-    'resnet18': resnet18.resnet18_arg_scope,
-    'lenet5': lenet5.lenet5_arg_scope,
-    'deep_mnist': deep_mnist.deep_mnist_arg_scope,
-    'vgg16': vgg16.vgg16_arg_scope,
-    'inception': inception.inception_arg_scope,
-}
-
-# The decay of batch norm's moving averages in the networks that have it
-# (--precise_batch_norm weighs its batches by it).
-batch_norm_decays = {
-    'resnet': res_mnist_inference.BATCH_NORM_DECAY,
-    'bottleneck_resnet': bottleneck_resnet.BATCH_NORM_DECAY,
-    'resnet18': resnet18.BATCH_NORM_DECAY,
-    'vgg16': vgg16.BATCH_NORM_DECAY,
-    'inception': inception.BATCH_NORM_DECAY,
+NETWORKS = {
+    'resnet': _network(
+        res_mnist_inference.resnet, res_mnist_inference.resnet_arg_scope,
+        {'batch_norm': 'batch_norm'}, 'batch_norm',
+        res_mnist_inference.BATCH_NORM_DECAY, splits_batch=True,
+        eval_tower_size=runtime.EVAL_TOWER_SIZE),
+    'bottleneck_resnet': _network(
+        bottleneck_resnet.bottleneck_resnet,
+        bottleneck_resnet.bottleneck_resnet_arg_scope,
+        {'stray_bias': 'stray_bias', 'canonical_bottleneck': 'canonical',
+         'he_init': 'he_init'}, 'canonical', bottleneck_resnet.BATCH_NORM_DECAY,
+        towers_help=False),
+    'resnet18': _network(resnet18.resnet18, resnet18.resnet18_arg_scope,
+                         batch_norm=True,
+                         batch_norm_decay=resnet18.BATCH_NORM_DECAY),
+    'lenet5': _network(lenet5.lenet5, lenet5.lenet5_arg_scope),
+    'deep_mnist': _network(deep_mnist.deep_mnist,
+                           deep_mnist.deep_mnist_arg_scope),
+    'vgg16': _network(vgg16.vgg16, vgg16.vgg16_arg_scope,
+                      {'batch_norm': 'batch_norm'}, 'batch_norm',
+                      vgg16.BATCH_NORM_DECAY, towers_help=False),
+    'inception': _network(inception.inception, inception.inception_arg_scope,
+                          {'batch_norm': 'batch_norm'}, 'batch_norm',
+                          inception.BATCH_NORM_DECAY),
 }
 
 
-def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
+def network(name):
+  """The `Network` entry of `name`; ValueError if there is none."""
+  if name not in NETWORKS:
+    raise ValueError('unknown network %r; known: %s'
+                     % (name, ', '.join(sorted(NETWORKS))))
+  return NETWORKS[name]
+
+
+def _reshaped(name, images, size):
+  images = tf.convert_to_tensor(images)
+  pixels = images.shape[1:].num_elements()
+  if pixels is not None and pixels != size * size:
+    raise ValueError('%s wants images of %d pixels ([batch, %d] or [batch, '
+                     '%d, %d, 1]), got shape %s'
+                     % (name, size * size, size * size, size, size,
+                        images.shape))
+  return tf.reshape(images, [-1, size, size, 1])
+
+
+def get_network_fn(name, num_classes=NUM_CLASSES, weight_decay=0.0,
+                   is_training=False, towers=1, **options):
   """A function from images to `(logits, end_points)` of network `name`.
 
   Args:
-    name: a key of `networks_map`.
+    name: a key of `NETWORKS`.
     num_classes: number of outputs.
     weight_decay: L2 decay of the network's weights (its arg scope says
       which).
     is_training: dropout and batch statistics on.
+    towers: split each batch into this many copies of the network that
+      share its weights (`towers.in_towers`); their end points are then
+      only 'Logits'.
+    **options: the network's own keywords (e.g. `batch_norm=True` for
+      `resnet`, `stray_bias=True` for `bottleneck_resnet`).
 
   Returns:
-    `network_fn(images, **options)`: `images` float32 `[batch, 784]` or
-    `[batch, 28, 28, 1]` in [0, 1]; `options` are the network's own (e.g.
-    `batch_norm=True` for `resnet`, `stray_bias=True` for
-    `bottleneck_resnet`). It has the attribute `default_image_size`.
+    `network_fn(images)`: `images` float32 `[batch, 784]` or `[batch, 28, 28,
+    1]` in [0, 1]. It has the attributes `default_image_size` and
+    `towers`.
 
   Raises:
     ValueError: `name` is not a known network (and `network_fn` raises it
       for images that are not 28x28).
   """
-  if name not in networks_map:
-    raise ValueError('unknown network %r; known: %s'
-                     % (name, ', '.join(sorted(networks_map))))
-  func = networks_map[name]
+  entry = network(name)
 
-  @functools.wraps(func)
-  def network_fn(images, **options):
-    images = tf.convert_to_tensor(images)
-    pixels = images.shape[1:].num_elements()
-    if pixels is not None and pixels != IMAGE_SIZE * IMAGE_SIZE:
-      raise ValueError('%s wants images of %d pixels ([batch, %d] or [batch, '
-                       '%d, %d, 1]), got shape %s'
-                       % (name, IMAGE_SIZE * IMAGE_SIZE, IMAGE_SIZE ** 2,
-                          IMAGE_SIZE, IMAGE_SIZE, images.shape))
-    images = tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
-    with slim.arg_scope(arg_scopes_map[name](weight_decay=weight_decay)):
-      return func(images, num_classes=num_classes, is_training=is_training,
-                  **options)
-  network_fn.default_image_size = func.default_image_size
+  def call(images, **more):
+    with slim.arg_scope(entry.arg_scope(weight_decay=weight_decay)):
+      return entry.fn(images, num_classes=num_classes,
+                      is_training=is_training, **options, **more)
+
+  @functools.wraps(entry.fn)
+  def network_fn(images):
+    if entry.splits_batch:
+      return call(images, towers=towers)
+    if towers == 1:
+      return call(_reshaped(name, images, entry.image_size))
+    logits = towers_lib.in_towers(
+        lambda x: call(_reshaped(name, x, entry.image_size))[0], images,
+        towers)
+    return logits, {'Logits': logits}
+  network_fn.default_image_size = entry.image_size
+  network_fn.towers = towers
   return network_fn
 
 
-def network_options(name, batch_norm=False, stray_bias=False,
-                    canonical_bottleneck=False, he_init=False):
-  """The options of network `name` that the training flags set.
-
-  Returns:
-    A dict of keyword arguments for the network function, holding each
-    option the network has (so `model.json` says, e.g., that a `resnet`
-    was trained without batch norm).
+def network_options(recipe):
+  """The keyword arguments of `recipe.net`'s function that its flags set:
+  every option the network has (so that `model.json` says, e.g., that a
+  `resnet` was trained without batch norm).
 
   Raises:
-    ValueError: an option is set that network `name` does not have.
+    recipe.SettingError (a ValueError): an option is set that the network
+      does not have.
   """
-  parameters = inspect.signature(networks_map[name]).parameters
-  options = {}
-  for flag, option, value in (
-      ('batch_norm', 'batch_norm', batch_norm),
-      ('stray_bias', 'stray_bias', stray_bias),
-      ('canonical_bottleneck', 'canonical', canonical_bottleneck),
-      ('he_init', 'he_init', he_init)):
-    if option in parameters:
-      options[option] = value
-    elif value:
-      raise ValueError('--%s is not an option of --net=%s' % (flag, name))
-  return options
-
-
-# Measured slower in towers than as one graph (bench/results-avx2-NAME.md,
-# 2 cores of an AMD EPYC: 208 against 257 images/s, and 46 against 48), so
-# --fast trains them as one graph: each tower computes a gradient of every
-# weight, and these two have the most weights (13.1 M and 15.2 M).
-SLOWER_IN_TOWERS = ('bottleneck_resnet', 'vgg16')
+  entry = network(recipe.net)
+  for field in ('batch_norm', 'stray_bias', 'canonical_bottleneck',
+                'he_init'):
+    if getattr(recipe, field) and field not in entry.options:
+      raise SettingError('--%s is not an option of --net=%s'
+                         % (field, recipe.net))
+  return {keyword: getattr(recipe, field)
+          for field, keyword in entry.options.items()}
 
 
 def has_batch_norm(name, options):
   """True if network `name` built with `options` has batch norm layers."""
-  return (name == 'resnet18' or options.get('batch_norm', False)
-          or options.get('canonical', False))
+  batch_norm = network(name).batch_norm
+  if isinstance(batch_norm, str):
+    return bool(options.get(batch_norm, False))
+  return batch_norm
 
 
-def network_logits(name, images, towers=1, num_classes=10, weight_decay=0.0,
-                   is_training=False, **options):
-  """Logits of network `name` for `images`, split into `towers` towers.
+def model_info(recipe):
+  """What `model.json` says of the network that `recipe` trains."""
+  options = network_options(recipe)
+  return model_dir.model_info(recipe.net, options, recipe.dataset,
+                              has_batch_norm(recipe.net, options),
+                              recipe.as_dict())
 
-  For `resnet` this is `res_mnist_inference.inference_in_towers` itself, so
-  that the post's graph (and what a seed gives) stays as it was.
+
+def _eval_network_fn(info, towers):
+  return get_network_fn(info['net'], info.get('num_classes', NUM_CLASSES),
+                        towers=towers, **model_dir.net_options(info))
+
+
+def network_fns(recipe):
+  """The training and the evaluation network functions of `recipe`, for
+  `trainer.train`; the evaluation one in `runtime.eval_towers` towers."""
+  entry = network(recipe.net)
+  options = network_options(recipe)
+  network_fn = get_network_fn(recipe.net, NUM_CLASSES, recipe.weight_decay,
+                              is_training=True, towers=recipe.towers,
+                              **options)
+  network_fn.batch_norm_decay = entry.batch_norm_decay
+  towers = runtime.eval_towers(runtime.EVAL_BATCH_SIZE, entry.eval_tower_size)
+  return network_fn, _eval_network_fn(model_info(recipe), towers)
+
+
+def load_model(directory, checkpoint_path=None, towers=1, config=None,
+               log=print, net=None, eval_batch_size=None):
+  """The `loader.EvalModel` of a model directory's latest (or the given)
+  checkpoint: the network its `model.json` names, restored.
+
+  Args:
+    towers: split each batch into this many towers (same results).
+    config: the session's `tf.ConfigProto`; default
+      `runtime.session_config(towers)`.
+    log: where a note on a damaged checkpoint state file goes.
+    net: if given, the network the model must be (a `--net` flag).
+    eval_batch_size: if given, `towers` is chosen for evaluating batches
+      of that many images (`runtime.eval_towers`).
+
+  Raises:
+    checkpoints.CheckpointError, model_dir.ModelDirError: as `loader.load`.
   """
-  if name == 'resnet':
-    if num_classes != res_mnist_inference.NUM_CLASSES:
-      raise ValueError('resnet has %d classes, not %d'
-                       % (res_mnist_inference.NUM_CLASSES, num_classes))
-    return res_mnist_inference.inference_in_towers(
-        images, towers, is_training=is_training, weight_decay=weight_decay,
-        **options)
-  network_fn = get_network_fn(name, num_classes, weight_decay, is_training)
-  return towers_lib.in_towers(lambda x: network_fn(x, **options)[0], images,
-                              towers)
+  def network_fn_of(info):
+    if eval_batch_size:
+      return _eval_network_fn(info, runtime.eval_towers(
+          eval_batch_size, network(info['net']).eval_tower_size))
+    return _eval_network_fn(info, towers)
+
+  return loader.load(directory, network_fn_of, checkpoint_path, config, log,
+                     net)
+
+
+def fast_settings(recipe):
+  """--fast for `recipe` on this CPU: (towers, bfloat16, why)."""
+  return runtime.fast_settings(
+      has_batch_norm(recipe.net, network_options(recipe)),
+      slower_in_towers=not network(recipe.net).towers_help)

@@ -1,7 +1,6 @@
 """ResNet-18 as seed 002 builds it in Keras (Fashion-MNIST), for 28x28x1 images.
 
-The layout is kuangliu's CIFAR ResNet-18 (the zoo's fact sheet ZOO.md,
-section 2): a 3x3 stride-1 stem with no max pool, then four stages of two
+The layout is kuangliu's CIFAR ResNet-18: a 3x3 stride-1 stem with no max pool, then four stages of two
 post-activation basic blocks (64, 128, 256, 512 filters; stride 2 at the
 first block of stages 2-4), global average pooling and one dense layer:
 
@@ -32,7 +31,7 @@ default UPDATE_OPS path needs tf-keras, which is not installed). The arg scope
 holds what one may tune, with Keras's defaults: Glorot-uniform weights, zero
 biases, batch norm decay 0.99 and epsilon 1e-3.
 """
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 # Keras BatchNormalization's momentum and epsilon (slim's: 0.999, 1e-3).
@@ -131,8 +130,6 @@ def resnet18(images, num_classes=10, is_training=False, scope='resnet18',
     end_points['Logits'] = logits
   return logits, end_points
 
-
-resnet18.default_image_size = 28
 
 
 def resnet18_arg_scope(weight_decay=0.0,

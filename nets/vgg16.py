@@ -3,8 +3,8 @@
 Simonyan and Zisserman's configuration D: thirteen 3x3 SAME convolutions with
 bias and ReLU in five blocks (64 x 2, 128 x 2, 256 x 3, 512 x 3, 512 x 3),
 each block followed by a 2x2 stride-2 max pool. The seed's code hard-wires a
-224x224 input (`reshape(pool5, [-1, 7 * 7 * 512])`) and fails on 28x28
-(the zoo's fact sheet ZOO.md, section 3c). This module takes option (a) there:
+224x224 input (`reshape(pool5, [-1, 7 * 7 * 512])`) and fails on 28x28.
+This module zero-pads the digits instead (option a):
 
     zero-pad 28x28 -> 32x32                         32x32x1
     conv1..conv5 with pool1..pool5                  1x1x512
@@ -30,7 +30,7 @@ Variable names follow tf-slim's vgg_16 (`vgg16/conv1/conv1_1/weights`, ...,
 convolutional fc6-fc8 (the same thing on a 1x1 map). `batch_norm=True` puts
 batch norm after every convolution, in place of its bias.
 """
-from resmnist import slim  # readies TensorFlow first: see resmnist/__init__.py
+from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf
 
 from resmnist.input_data import IMAGE_SIZE
@@ -104,8 +104,6 @@ def vgg16(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
     end_points['Logits'] = logits
   return logits, end_points
 
-
-vgg16.default_image_size = 28
 
 
 def vgg16_arg_scope(weight_decay=0.0,

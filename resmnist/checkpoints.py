@@ -16,13 +16,14 @@ import glob
 import os
 import re
 
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import tensorflow.compat.v1 as tf
 from google.protobuf import text_format
 from tensorflow.python.training import checkpoint_management
 
+from resmnist import errors
 
-class CheckpointError(Exception):
+
+class CheckpointError(errors.Error):
   """A checkpoint is missing, unreadable or of another graph."""
 
 

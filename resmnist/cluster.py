@@ -18,18 +18,22 @@ for every other task.
 """
 import collections
 import json
+import signal
 import socket
 import threading
 import time
 
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import tensorflow.compat.v1 as tf
+
+from resmnist import errors
+from resmnist import hooks
+from resmnist import runtime
 
 # How often a waiting task looks again (and notices Ctrl-C).
 POLL_SECONDS = 1.0
 
 
-class ClusterError(Exception):
+class ClusterError(errors.Error):
   """The cluster is misdescribed or a task cannot be reached."""
 
 
@@ -210,7 +214,7 @@ def serve_until_done(cluster, server, config, grace_secs, stop_request,
 
   Ends when the chief and every other worker have said so, or `grace_secs`
   after the chief did (a worker that died does not keep it alive), or when
-  `stop_request` (a `training.StopRequest`) has a signal.
+  `stop_request` (a `hooks.StopRequest`) has a signal.
   """
   with tf.Graph().as_default():
     dequeue = _done_queues(cluster)[cluster.task_index].dequeue()
@@ -238,6 +242,20 @@ def serve_until_done(cluster, server, config, grace_secs, stop_request,
       if len(done) == cluster.num_workers:
         log('parameter server %d: all %d worker(s) done'
             % (cluster.task_index, cluster.num_workers))
+
+
+def serve_parameters(cluster, grace_secs):
+  """A parameter server task: starts its server and serves until the workers
+  are done (`serve_until_done`); errors.Interrupted on SIGINT or SIGTERM."""
+  config = runtime.session_config()
+  with hooks.stop_requested_by_signals() as stop_request:
+    serve_until_done(cluster, start_server(cluster, config), config,
+                     grace_secs, stop_request)
+  if stop_request.signum is not None:
+    raise errors.Interrupted(
+        '%s: parameter server %d stopped'
+        % (signal.Signals(stop_request.signum).name, cluster.task_index),
+        stop_request.signum)
 
 
 def quiet_cancelled_queue_runners():

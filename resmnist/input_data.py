@@ -30,6 +30,8 @@ import zlib
 
 import numpy as np
 
+from resmnist import errors
+
 IMAGE_SIZE = 28
 IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 NUM_CLASSES = 10
@@ -89,7 +91,7 @@ LABELS_MAGIC = 2049
 DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
-class DataError(Exception):
+class DataError(errors.Error):
   """A data file is missing, unreadable or not what it should be."""
 
 
@@ -311,3 +313,14 @@ def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
       validation=DataSet(train_images[:validation_size],
                          train_labels[:validation_size], one_hot, seed),
       test=DataSet(arrays[TEST_IMAGES], arrays[TEST_LABELS], one_hot, seed))
+
+
+def read_dataset(dataset, data_dir=None, check_sha256=True,
+                 validation_size=5000, seed=None):
+  """`read_data_sets` of `dataset` (a key of `DATASETS`), one-hot, from
+  `data_dir` or the dataset's own default directory."""
+  spec = DATASETS[dataset]
+  return read_data_sets(data_dir or spec.data_dir, one_hot=True,
+                        validation_size=validation_size, seed=seed,
+                        sha256=spec.sha256 if check_sha256 else None,
+                        mirrors=spec.mirrors)

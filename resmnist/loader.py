@@ -1,24 +1,23 @@
 """The one way to load a trained model: its evaluation graph, restored.
 
-    from resmnist import loader
-    with loader.load('model') as model:            # or checkpoint_path=...
+    from nets import nets_factory
+    with nets_factory.load_model('model') as model:   # or checkpoint_path=...
       accuracy, mean_loss = model.evaluate(mnist.test)
-      probabilities = model.predict(images)        # [N, 784] in [0, 1]
+      probabilities = model.predict(images)           # [N, 784] in [0, 1]
 
 Training (validation at --eval_every and the final figures), evaluation,
 prediction, export and the bench all build their graph here: the network
-that `model.json` describes (`model_dir.read_info`), dropout off, batch norm
-on its moving averages, in a graph and session of its own.
+function that `nets_factory` makes of `model.json` (`model_dir.read_info`),
+dropout off, batch norm on its moving averages, in a TF1 graph and session
+of its own, so that it works from any script, TF2's eager mode on or off.
 """
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resmnist import checkpoints
 from resmnist import model_dir
 from resmnist import runtime
-from nets import nets_factory
-from res_mnist_inference import evaluation
+from resmnist.training import evaluation
 
 
 class EvalModel(object):
@@ -36,8 +35,10 @@ class EvalModel(object):
       global step; None before the first `restore`.
   """
 
-  def __init__(self, info, towers=1, config=None):
-    """Builds the graph; `towers` > 1 splits each batch (same results)."""
+  def __init__(self, info, network_fn, config=None):
+    """Builds the graph of `network_fn` (`nets_factory.get_network_fn`,
+    `is_training=False`) for the model `info` describes; `config` defaults
+    to `runtime.session_config` of its towers."""
     self.info = info
     size, channels = info.get('image_size', 28), info.get('channels', 1)
     pixels = size * size * channels
@@ -50,10 +51,7 @@ class EvalModel(object):
           name='images')
       self.labels = tf.placeholder(
           tf.float32, [None, info.get('num_classes', 10)], name='labels')
-      self.logits = nets_factory.network_logits(
-          info['net'], self.images, towers,
-          num_classes=info.get('num_classes', 10),
-          **model_dir.net_options(info))
+      self.logits = network_fn(self.images)[0]
       self.probabilities = tf.nn.softmax(self.logits, name='probabilities')
       self.classes = tf.argmax(self.logits, 1, name='classes')
       self.global_step = tf.train.get_or_create_global_step()
@@ -62,15 +60,17 @@ class EvalModel(object):
               labels=tf.argmax(self.labels, 1), logits=self.logits))]
       self._variables = tf.global_variables()
       self._saver = tf.train.Saver(self._variables)
-    self.session = tf.Session(graph=self.graph, config=config)
+    self.session = tf.Session(graph=self.graph, config=config or (
+        runtime.session_config(getattr(network_fn, 'towers', 1))))
     self.checkpoint_path = self.step_restored = None
 
   def restore(self, checkpoint_path):
     """Loads the weights of `checkpoint_path`; returns its global step."""
-    checkpoints.restore(self.session, self._saver, checkpoint_path,
-                        self._variables)
+    with self.graph.as_default():  # graph mode, even where TF2's eager is on
+      checkpoints.restore(self.session, self._saver, checkpoint_path,
+                          self._variables)
+      self.step_restored = int(self.session.run(self.global_step))
     self.checkpoint_path = checkpoint_path
-    self.step_restored = int(self.session.run(self.global_step))
     return self.step_restored
 
   def evaluate(self, data_set, batch_size=runtime.EVAL_BATCH_SIZE):
@@ -97,31 +97,29 @@ class EvalModel(object):
     self.close()
 
 
-def load(model_directory, checkpoint_path=None, towers=1, config=None,
-         log=print, net=None, eval_batch_size=None):
-  """The `EvalModel` of `model_directory`'s latest (or the given) checkpoint.
+def load(directory, network_fn_of, checkpoint_path=None, config=None,
+         log=print, net=None):
+  """The `EvalModel` of `directory`'s latest (or the given) checkpoint.
 
   Args:
-    towers, config: as for `EvalModel`.
+    network_fn_of: a function from the model's `model.json` (a dict) to its
+      evaluation network function (`nets_factory.load_model` gives it).
+    config: the session's `tf.ConfigProto`, as for `EvalModel`.
+    log: where a note on a damaged checkpoint state file goes.
     net: if given, the network the model must be (a `--net` flag).
-    eval_batch_size: if given, `towers` and `config` are chosen for
-      evaluating batches of that many images (`runtime.eval_towers`).
 
   Raises:
     checkpoints.CheckpointError: no checkpoint, or it cannot be restored.
     model_dir.ModelDirError: `model.json` cannot be read, or the model is
       not a `net`.
   """
-  path = checkpoints.require_checkpoint(model_directory, checkpoint_path, log)
-  info = model_dir.read_info(model_directory, path)
+  path = checkpoints.require_checkpoint(directory, checkpoint_path, log)
+  info = model_dir.read_info(directory, path)
   if net and info['net'] != net:
     raise model_dir.ModelDirError(
         '%s holds a %s, not a %s (--net); --net is read from the model '
-        'directory and need not be given' % (model_directory, info['net'], net))
-  if eval_batch_size:
-    towers = runtime.eval_towers(eval_batch_size, info['net'])
-    config = config or runtime.session_config(towers)
-  model = EvalModel(info, towers, config)
+        'directory and need not be given' % (directory, info['net'], net))
+  model = EvalModel(info, network_fn_of(info), config)
   try:
     model.restore(path)
   except checkpoints.CheckpointError:

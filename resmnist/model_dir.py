@@ -15,8 +15,8 @@
      "batch_norm": false,
      "recipe": {...the settings it was trained with...}}
 
-`net` and `net_options` rebuild the network (`nets_factory`); `batch_norm`
-says whether it has batch norm layers, for people.
+`net` and `net_options` rebuild the network (`nets_factory.load_model`);
+`batch_norm` says whether it has batch norm layers, for people.
 
 Evaluation, prediction and export read it to rebuild the network. A model
 directory made before this file existed still loads: what it is is then
@@ -27,6 +27,7 @@ import json
 import os
 
 from resmnist import checkpoints
+from resmnist import errors
 from resmnist.input_data import IMAGE_SIZE, NUM_CLASSES
 
 try:
@@ -38,18 +39,16 @@ INFO_FILE = 'model.json'
 LOCK_FILE = '.lock'
 
 
-class ModelDirError(Exception):
+class ModelDirError(errors.Error):
   """A model directory cannot be used."""
 
 
-def model_info(net='resnet', net_options=None, dataset='mnist', recipe=None):
-  """What `model.json` says of network `net` built with `net_options`."""
-  from nets import nets_factory  # the networks pull in TensorFlow
-  if net_options is None:
-    net_options = nets_factory.network_options(net)
+def model_info(net, net_options, dataset, batch_norm, recipe=None):
+  """What `model.json` says of network `net` built with `net_options`
+  (`nets_factory.model_info` fills it in for a recipe)."""
   info = {'net': net, 'net_options': net_options, 'dataset': dataset,
           'num_classes': NUM_CLASSES, 'image_size': IMAGE_SIZE, 'channels': 1,
-          'batch_norm': nets_factory.has_batch_norm(net, net_options)}
+          'batch_norm': batch_norm}
   if recipe is not None:
     info['recipe'] = recipe
   return info
@@ -102,8 +101,9 @@ def read_info(model_dir, checkpoint_path=None):
     return info
   if checkpoint_path is None:
     checkpoint_path = checkpoints.require_checkpoint(model_dir)
-  return model_info(net_options={
-      'batch_norm': checkpoints.has_batch_norm_variables(checkpoint_path)})
+  # Only the post's ResNet was trained before model.json existed.
+  batch_norm = checkpoints.has_batch_norm_variables(checkpoint_path)
+  return model_info('resnet', {'batch_norm': batch_norm}, 'mnist', batch_norm)
 
 
 def make(model_dir):

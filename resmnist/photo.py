@@ -44,6 +44,8 @@ from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from resmnist import errors
+
 IMAGE_SIZE = 28
 LARGEST = 1000  # pixels on the shorter side: larger images are scaled down
 DIGIT_BOX = 20  # MNIST digits fit in 20x20, centred by mass in 28x28
@@ -69,7 +71,7 @@ CUT = 2.0  # a piece cut in two: touching digits are rarer than wide ones
 Page = collections.namedtuple('Page', 'digits probabilities boxes ink')
 
 
-class ImageError(Exception):
+class ImageError(errors.Error):
   """An image file cannot be read or holds no digit."""
 
 

@@ -1,98 +1,265 @@
-"""The settings of one training run, as one value.
+"""The settings of one training run, each declared once, and the presets.
 
-`res_mnist.py` makes a `Recipe` from its flags in `main` and passes it down;
-the graph builders read nothing else. The defaults are the original blog's
-run (batch 100, Adam on `exponential_decay(0.003, step, 200, 0.97)`, 500
-steps), so `Recipe()` is that run.
+A setting is a field of `Recipe` (what is trained, and how) or of
+`LoopSettings` (where the run writes, and how often it logs, saves and
+validates): its type, default, bounds and help are written here and nowhere
+else. `res_mnist.py`'s flags and `--help` come from them (`define_flags`),
+and the scripts make the two values from the parsed flags (`from_flags`).
+The defaults are the original blog's run (batch 100, Adam on
+`exponential_decay(0.003, step, 200, 0.97)`, 500 steps), so `Recipe()` is
+that run.
+
+    from resmnist.recipe import Recipe
+    recipe = Recipe(net='lenet5', epochs=1, seed=1)
 """
 import dataclasses
 import math
+import typing
 from typing import Optional
+
+from absl import flags
+
+from resmnist import errors
+from resmnist import input_data
+
+
+class SettingError(errors.Error, ValueError):
+  """A setting is out of its bounds, or does not go with another."""
+
+
+def setting(default, help, lower=None, upper=None, above=None, choices=None):
+  """A field of a settings class: its default, help and bounds (inclusive
+  `lower` and `upper`, exclusive `above`), or its `choices`."""
+  return dataclasses.field(default=default, metadata=dict(
+      help=help, lower=lower, upper=upper, above=above, choices=choices))
+
+
+def _check(settings):
+  """SettingError for the first field of `settings` out of its bounds."""
+  for field in dataclasses.fields(settings):
+    value, meta = getattr(settings, field.name), field.metadata
+    if value is None or isinstance(value, bool):
+      continue
+    if meta['choices'] and value not in meta['choices']:
+      problem = 'is not one of %s' % ', '.join(meta['choices'])
+    elif meta['lower'] is not None and value < meta['lower']:
+      problem = 'is less than %s' % meta['lower']
+    elif meta['upper'] is not None and value > meta['upper']:
+      problem = 'is more than %s' % meta['upper']
+    elif meta['above'] is not None and value <= meta['above']:
+      problem = 'must be greater than %s' % meta['above']
+    else:
+      continue
+    raise SettingError('--%s=%s %s' % (field.name, value, problem))
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-  """What is trained, and how.
+  """What is trained, and how; `res_mnist.py --help` lists the same."""
+  # The network and its options (docs/zoo.md)
+  net: str = setting('resnet', 'The network (docs/zoo.md).')
+  dataset: str = setting('mnist', 'Which data to train on: MNIST digits or '
+                         'Zalando\'s Fashion-MNIST (same format, 10 kinds of '
+                         'clothing).', choices=tuple(sorted(
+                             input_data.DATASETS)))
+  batch_norm: bool = setting(False, 'Batch norm after every convolution (not '
+                             'in the original; for resnet, vgg16 and '
+                             'inception).')
+  stray_bias: bool = setting(False, 'bottleneck_resnet only: put back article '
+                             '001\'s extra bias after each unit\'s sum (its '
+                             'failure).')
+  canonical_bottleneck: bool = setting(
+      False, 'bottleneck_resnet only: the canonical bottleneck unit (batch '
+      'norm, no ReLU before the sum, He init) instead of the article\'s.')
+  he_init: bool = setting(False, 'bottleneck_resnet only: He init and zero '
+                          'biases in every layer, the fully connected head '
+                          'too, instead of the article\'s '
+                          'truncated_normal(0.1) and 0.1.')
+  # Optimisation; the defaults are the original's
+  batch_size: int = setting(100, 'Images per training step.', lower=1)
+  learning_rate: float = setting(0.003, 'Initial learning rate of Adam.',
+                                 above=0)
+  lr_schedule: str = setting(
+      'exponential', 'exponential: the original exponential_decay; cosine: '
+      'linear warm-up, then cosine decay to 0 at --max_steps; constant: '
+      '--learning_rate throughout.',
+      choices=('exponential', 'cosine', 'constant'))
+  learning_rate_decay: float = setting(
+      0.97, 'Factor of exponential_decay per --decay_steps.', above=0)
+  decay_steps: int = setting(200, 'Steps of exponential_decay.', lower=1)
+  warmup_steps: int = setting(0, 'Linear warm-up steps of the cosine '
+                              'schedule.', lower=0)
+  max_steps: int = setting(500, 'Global step at which training stops.',
+                           lower=1)
+  epochs: float = setting(0.0, 'If > 0, train for this many epochs of the '
+                          'training split instead of --max_steps.', lower=0)
+  validation_size: int = setting(5000, 'Training images held out, the first '
+                                 'ones, as in TF1.', lower=0)
+  weight_decay: float = setting(0.0, 'L2 weight decay of the conv and fully '
+                                'connected weights (the original had 0.0001 '
+                                'commented out).', lower=0)
+  augment: bool = setting(False, 'Random shifts, rotations and scaling of the '
+                          'training images; on Fashion-MNIST, left-right '
+                          'flips and whole-pixel shifts instead (a mirrored '
+                          'shoe is a shoe, a mirrored 2 is not a 2).')
+  cutout: int = setting(0, 'Side in pixels of a square of zeros put at a '
+                        'random place of each training image (Cutout, DeVries '
+                        'and Taylor 2017); 0: none.', lower=0, upper=28)
+  precise_batch_norm: int = setting(
+      0, 'After the last step, run this many more training batches forward '
+      'with the weights frozen, so that batch norm\'s moving averages (what '
+      'evaluation uses) describe the final weights, not those of the last '
+      '~100 steps; 0: not. For short runs at a high rate (docs/zoo.md).',
+      lower=0)
+  label_smoothing: float = setting(
+      0.0, 'Train on targets that give this share of each label\'s '
+      'probability evenly to the 10 classes (0.1: 0.91 to the label, 0.01 to '
+      'each other class); 0: one-hot, as the original.', lower=0, upper=0.5)
+  seed: Optional[int] = setting(None, 'Seed of the weights, dropout and data '
+                                'order; unset: a different run each time.')
+  # Speed (docs/speed.md)
+  bfloat16: bool = setting(False, 'Compute in bfloat16 where it is safe '
+                           '(oneDNN auto mixed precision; weights stay '
+                           'float32). Fast on CPUs with AVX512_BF16 or AMX.')
+  towers: int = setting(1, 'Split each training batch into this many towers '
+                        '(copies of the network sharing its weights) that run '
+                        'side by side, one core each (docs/speed.md). Each '
+                        'tower draws its own dropout masks, so a --seed gives '
+                        'another run than with 1. Not with batch norm.',
+                        lower=1)
+  threads: int = setting(0, 'Intra-op threads per kernel; 0: one per core, or '
+                         '1 with --towers > 1.', lower=0)
+  fast: bool = setting(False, 'Choose --towers and --bfloat16 for this CPU '
+                       '(those not given): bfloat16 only where the CPU has it '
+                       'in hardware, one tower per core unless the network '
+                       'has batch norm or is slower in towers. Prints what it '
+                       'chose and why. A seed gives other numbers than '
+                       'without it (docs/speed.md).')
 
-  Attributes:
-    net: the network, a name of `nets_factory.networks_map`.
-    dataset: 'mnist' or 'fashion_mnist' (`input_data.DATASETS`).
-    batch_norm: batch norm after every convolution (changes the variables;
-      for the networks that have it as an option).
-    stray_bias: `bottleneck_resnet` only: article 001's extra bias after
-      each unit's sum, to reproduce its failure.
-    canonical_bottleneck: `bottleneck_resnet` only: the canonical unit
-      (batch norm, no ReLU before the sum, He init) instead of the article's.
-    he_init: `bottleneck_resnet` only: He initialisation and zero biases in
-      every layer, the fully connected head too.
-    batch_size: images per training step.
-    learning_rate: initial rate of Adam.
-    lr_schedule: 'exponential' (the original's `exponential_decay`),
-      'cosine' (linear warm-up, then cosine decay to 0 at `max_steps`) or
-      'constant' (the companion articles').
-    learning_rate_decay: factor of `exponential_decay` per `decay_steps`.
-    decay_steps: steps of `exponential_decay`.
-    warmup_steps: linear warm-up steps of the cosine schedule.
-    max_steps: global step at which training stops.
-    weight_decay: L2 decay of the conv and fully connected weights.
-    augment: random shifts, rotations and scaling of the training images;
-      where the dataset allows flips (Fashion-MNIST), left-right flips and
-      whole-pixel shifts instead.
-    cutout: side in pixels of a square of zeros put at a random place of
-      each training image (after `augment`'s distortions); 0: none.
-    precise_batch_norm: after the last step, run this many more training
-      batches forward with the weights frozen, so that batch norm's moving
-      averages describe the final weights (Wu and Johnson 2021, "precise
-      BN"); 0: not.
-    label_smoothing: train on targets that give this much of each label's
-      probability evenly to all classes (Szegedy et al. 2016); 0: the
-      original's one-hot targets.
-    seed: graph-level seed (weights, dropout, augmentation) and data order;
-      None gives a different run each time.
-    towers: split each batch into this many towers that share the weights
-      (`inference_in_towers`); each draws its own dropout masks.
-    bfloat16: oneDNN's bfloat16 auto mixed precision.
-    threads: intra-op threads per kernel; 0: `runtime.session_config`'s
-      default.
-  """
-  net: str = 'resnet'
-  dataset: str = 'mnist'
-  batch_norm: bool = False
-  stray_bias: bool = False
-  canonical_bottleneck: bool = False
-  he_init: bool = False
-  batch_size: int = 100
-  learning_rate: float = 0.003
-  lr_schedule: str = 'exponential'
-  learning_rate_decay: float = 0.97
-  decay_steps: int = 200
-  warmup_steps: int = 0
-  max_steps: int = 500
-  weight_decay: float = 0.0
-  augment: bool = False
-  cutout: int = 0
-  precise_batch_norm: int = 0
-  label_smoothing: float = 0.0
-  seed: Optional[int] = None
-  towers: int = 1
-  bfloat16: bool = False
-  threads: int = 0
+  def __post_init__(self):
+    _check(self)
 
-  def with_epochs(self, epochs, num_examples):
-    """This recipe with `max_steps` set to `epochs` passes over the data."""
-    return dataclasses.replace(
-        self, max_steps=int(math.ceil(epochs * num_examples / self.batch_size)))
+  def with_epochs(self, num_examples):
+    """This recipe with `max_steps` set to `epochs` passes over
+    `num_examples` images (unchanged if `epochs` is 0)."""
+    if not self.epochs:
+      return self
+    return dataclasses.replace(self, max_steps=int(math.ceil(
+        self.epochs * num_examples / self.batch_size)))
 
   def as_dict(self):
     return dataclasses.asdict(self)
 
-  def net_options(self):
-    """Keyword arguments of the network function; ValueError if `net` lacks
-    one that is set."""
-    from nets import nets_factory  # the networks pull in TensorFlow
-    return nets_factory.network_options(
-        self.net, batch_norm=self.batch_norm, stray_bias=self.stray_bias,
-        canonical_bottleneck=self.canonical_bottleneck, he_init=self.he_init)
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+  """Where a training run writes, and how often it logs, saves, validates."""
+  model_dir: str = setting('model', 'Directory of the checkpoints.')
+  model_name: str = setting('my_model', 'Checkpoint file prefix: '
+                            '<model_dir>/<model_name>-<step>.')
+  log_every: int = setting(50, 'Steps between log lines.', lower=1)
+  eval_every: int = setting(0, 'Steps between validation evaluations; the '
+                            'best checkpoint is kept in <model_dir>/best. 0: '
+                            'evaluate only at the end.', lower=0)
+  report_test: bool = setting(False, 'At each --eval_every evaluation also '
+                              'print and record the test accuracy (to report '
+                              'it, e.g. the time to reach 99%; it never '
+                              'chooses anything).')
+  save_every: int = setting(100, 'Steps between checkpoints (one is also '
+                            'written at the end).', lower=1)
+  max_to_keep: int = setting(5, 'Most recent checkpoints kept.', lower=1)
+  fresh: bool = setting(False, 'Ignore checkpoints in --model_dir and start '
+                        'from step 0 (later saves overwrite them).')
+
+  def __post_init__(self):
+    _check(self)
+
+
+# The best recipe measured (docs/results.md), the fastest to 99%
+# (docs/speed.md), and each companion article's own (docs/zoo.md), with its
+# defects fixed: dropout off and batches when evaluating, the loss from
+# logits, selection on the validation split, never the test set. Keys are
+# fields of Recipe or LoopSettings.
+PRESETS = {
+    'best': dict(batch_norm=True, augment=True, lr_schedule='cosine',
+                 learning_rate=0.003, warmup_steps=500, weight_decay=5e-5,
+                 epochs=25, eval_every=550, save_every=550, log_every=550,
+                 fast=True),
+    # 0.65 epoch, annealed to 0 within it; augmentation and label smoothing
+    # pay even that early.
+    'fast': dict(augment=True, lr_schedule='cosine', learning_rate=0.005,
+                 warmup_steps=30, weight_decay=5e-5, epochs=0.65,
+                 label_smoothing=0.1, save_every=1000, fast=True),
+    'article001': dict(net='bottleneck_resnet', lr_schedule='constant',
+                       learning_rate=1e-3, batch_size=10, max_steps=3001,
+                       log_every=100, save_every=1000),
+    'article002': dict(net='resnet18', dataset='fashion_mnist',
+                       lr_schedule='constant', learning_rate=1e-3,
+                       batch_size=32, epochs=1, log_every=100,
+                       save_every=500, precise_batch_norm=300,
+                       # The article's epoch: all 60,000 images, 1,875
+                       # steps. One epoch, the last checkpoint reported:
+                       # nothing is selected, so no split is held out.
+                       validation_size=0),
+    'article003_deep_mnist': dict(net='deep_mnist', lr_schedule='constant',
+                                  learning_rate=1e-4, batch_size=100,
+                                  max_steps=10000, log_every=500,
+                                  save_every=1000),
+    'article003_lenet5': dict(net='lenet5', lr_schedule='constant',
+                              learning_rate=1e-3, batch_size=64, epochs=10,
+                              log_every=500, save_every=1000),
+}
+
+
+def _define_flag(field, choices=None):
+  meta = field.metadata
+  kind = typing.get_args(field.type)[0] if typing.get_args(
+      field.type) else field.type
+  choices = choices or meta['choices']
+  if choices:
+    flags.DEFINE_enum(field.name, field.default, list(choices), meta['help'])
+  elif kind is bool:
+    flags.DEFINE_bool(field.name, field.default, meta['help'])
+  elif kind is str:
+    flags.DEFINE_string(field.name, field.default, meta['help'])
+  else:
+    define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
+    define(field.name, field.default, meta['help'], lower_bound=meta['lower'],
+           upper_bound=meta['upper'])
+    if meta['above'] is not None:
+      flags.register_validator(field.name,
+                               lambda value, above=meta['above']: value > above,
+                               message='must be greater than %s' % meta['above'])
+
+
+def define_flags(settings_class, choices=None, only=None):
+  """Defines a flag for each field of `settings_class` (Recipe or
+  LoopSettings), or for those named in `only`; `choices` maps a field name
+  to its allowed values where the library cannot know them (`net`: the
+  factory's networks)."""
+  for field in dataclasses.fields(settings_class):
+    if only is None or field.name in only:
+      _define_flag(field, (choices or {}).get(field.name))
+  if settings_class is Recipe:
+    flags.DEFINE_enum('preset', None, sorted(PRESETS), 'A recipe: best '
+                      '(docs/results.md), fast (99% in the least training '
+                      'time, docs/speed.md) or a companion article\'s '
+                      '(docs/zoo.md); flags given explicitly override it.')
+
+
+def apply_preset(values):
+  """Sets `values.preset`'s settings, except those given on the command line."""
+  for name, value in PRESETS.get(values.preset, {}).items():
+    if not values[name].present:
+      values[name].value = value
+
+
+def from_flags(settings_class, values, **changes):
+  """A `settings_class` of the parsed flags `values`, with `changes`."""
+  fields = {field.name: values[field.name].value
+            for field in dataclasses.fields(settings_class)}
+  fields.update(changes)
+  return settings_class(**fields)
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Recipe))

@@ -7,20 +7,18 @@ a training step fits in the memory this machine has free.
 import math
 import os
 
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-# Evaluation: batches of 2000 images, cut into towers (inference_in_towers)
-# of at most 250: 8-11% more images/s than one tower per core on 2 cores of
-# an Intel Xeon with AVX512_BF16 and AMX (docs/speed.md).
+# Evaluation: batches of 2000 images; the post's ResNet is fastest cut into
+# towers of at most 250 (docs/speed.md).
 EVAL_BATCH_SIZE = 2000
 EVAL_TOWER_SIZE = 250
 
 # A training step's tensors that are alive at once, as a share of the sum of
-# all of them (forward and backward): the growth of /proc/self/status VmHWM
-# over two training steps of this network was 0.26 of that sum at batches of
-# 1,000, 4,000 and 8,000 (one tower and two; fp32).
+# all of them (forward and backward), from the growth of /proc/self/status
+# VmHWM over two training steps of the post's ResNet at large batches, with
+# a margin.
 LIVE_TENSOR_SHARE = 0.3
 
 
@@ -66,9 +64,9 @@ ONEDNN_ISAS = ('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2',
                'AVX512_CORE_AMX_FP16')
 
 
-# The kinds of `cpu_kind` with bfloat16 in hardware: AMX's tiles multiply
-# bfloat16 2.7 times as fast as float32 on an Intel Xeon, AVX512_BF16's dot
-# products 1.8 times on an AMD EPYC of the Zen 4 generation (bench/).
+# The kinds of `cpu_kind` with bfloat16 in hardware: AMX's tiles and
+# AVX512_BF16's dot products multiply bfloat16 faster than float32
+# (bench/results-amx.md, bench/results-bf16.md).
 BF16_KINDS = ('amx', 'bf16')
 
 
@@ -107,8 +105,8 @@ def cpu_kind(flags=None, max_isa=None):
 
 
 def onednn_enabled():
-  """Whether TensorFlow runs its oneDNN kernels (resmnist turns them on
-  unless TF_ENABLE_ONEDNN_OPTS=0)."""
+  """Whether TensorFlow runs its oneDNN kernels (the scripts turn them on
+  unless TF_ENABLE_ONEDNN_OPTS=0: `cli.start`)."""
   from tensorflow.python.util import _pywrap_util_port
   return bool(_pywrap_util_port.IsMklEnabled())
 
@@ -117,14 +115,12 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
                   slower_in_towers=False):
   """What trains fastest here: (towers, bfloat16, why).
 
-  Measured (docs/speed.md): bfloat16 1.5-1.7 times as fast where the CPU
-  has AMX (Xeon), 1.4 times with AVX512_BF16 alone (AMD EPYC, Zen 4), 0.8
-  times on an AVX2 CPU; one tower per core 1.2 (fp32) to 1.35 (bf16) times
-  as fast on the AMX Xeon, 1.1 on Zen 4, 1.07-1.15 times on AVX2 with
-  oneDNN, and not reliably faster with TensorFlow's Eigen kernels. Towers
-  never with batch norm (they would race to update its moving averages),
-  nor for a network measured `slower_in_towers`
-  (`nets_factory.SLOWER_IN_TOWERS`).
+  As measured on each kind of CPU (docs/speed.md): bfloat16 only where the
+  CPU has it in hardware (elsewhere it is emulated, and slower than
+  float32); one tower per core with oneDNN's kernels (not reliably faster
+  with TensorFlow's Eigen kernels). Towers never with batch norm (they
+  would race to update its moving averages), nor for a network measured
+  `slower_in_towers` (`nets_factory.NETWORKS`' `towers_help`).
   """
   kind = kind or cpu_kind()
   cores = cores or num_cores()
@@ -151,16 +147,12 @@ def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
   return towers, bfloat16, '; '.join(reasons)
 
 
-def eval_towers(batch_size=EVAL_BATCH_SIZE, net='resnet'):
-  """Towers for evaluating `batch_size` images a step: at least one per core.
-
-  Towers of at most EVAL_TOWER_SIZE images were measured for the ResNet; the
-  zoo's networks get one tower per core (each extra copy of a large network
-  costs graph-building time, and the gain was not measured).
-  """
-  if net != 'resnet':
+def eval_towers(batch_size=EVAL_BATCH_SIZE, tower_size=0):
+  """Towers for evaluating `batch_size` images a step: one per core, or
+  more where a network's towers are best at most `tower_size` images."""
+  if not tower_size:
     return num_cores()
-  return max(num_cores(), math.ceil(batch_size / EVAL_TOWER_SIZE))
+  return max(num_cores(), math.ceil(batch_size / tower_size))
 
 
 def session_config(towers=1, bfloat16=False, threads=0):

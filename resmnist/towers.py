@@ -6,9 +6,8 @@ The towers have no op in common, so a session from
 `runtime.session_config(towers)` runs them at once, each on one core with
 single-threaded kernels (docs/speed.md). `res_mnist_inference.
 inference_in_towers` is this for the post's ResNet; the zoo's networks use
-it through `nets_factory.network_logits`.
+it through `nets_factory.get_network_fn(..., towers=N)`.
 """
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import tensorflow.compat.v1 as tf
 
 
@@ -29,7 +28,7 @@ def in_towers(network, images, towers):
     ValueError: if `towers` < 1.
   """
   if towers < 1:
-    raise ValueError('inference_in_towers() needs towers >= 1, got %s' % towers)
+    raise ValueError('a network needs towers >= 1, got %s' % towers)
   if towers == 1:
     return network(images)
   batch = tf.shape(images)[0]

@@ -1,33 +1,21 @@
-"""The training graph of a `Recipe`, and the hooks of its training loop.
+"""The training graph of a `Recipe`: augmentation, the loss, the schedule
+and the update, for any network function (`nets_factory.network_fns`).
 
-`res_mnist.py` runs the loop: TensorFlow's `MonitoredSession` with the
-hooks of `loop_hooks`: TensorFlow's own (checkpoints, summaries, step
-counter, stop at the last step, NaN check) and four for what it lacks:
+    graph = training.build_training_graph(recipe, network_fn)
+    session.run(graph.train_op, {graph.images: x, graph.labels: y})
 
-- `ProgressHook`: the log line, with images/s and the time left;
-- `ValidationHook`: evaluates the validation split every --eval_every
-  steps through `loader.EvalModel` and keeps the best checkpoint;
-- `PreciseBatchNormHook`: after the last step, recomputes batch norm's
-  moving averages with the weights frozen (--precise_batch_norm);
-- `StopOnSignalHook`: stops after the current step on SIGINT or SIGTERM,
-  so that the checkpoint hook saves that step before the loop ends.
+`loss`, `minimize` and `evaluation` are the post's (its `res_mnist_inference`
+exposes them as `loss`, `training` and `evaluation`), used for every
+network. The loop that runs the graph is `trainer.train`.
 """
 import collections
-import contextlib
-import datetime
 import math
-import os
-import signal
-import time
 
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
-import numpy as np
 import tensorflow.compat.v1 as tf
 
+from resmnist import errors
 from resmnist import input_data
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
-from nets import nets_factory
-import res_mnist_inference as model
 
 # Augmentation ranges: small enough that a 6 stays a 6 and a 1 a 1.
 MAX_ROTATION_DEGREES = 10.0
@@ -35,20 +23,8 @@ MAX_SHIFT_PIXELS = 2.0
 MAX_SCALE_CHANGE = 0.1
 
 
-class TrainingError(Exception):
+class TrainingError(errors.Error):
   """Training cannot go on (e.g. the loss is no longer finite)."""
-
-
-class Interrupted(Exception):
-  """SIGINT or SIGTERM arrived; the checkpoint of the current step is saved."""
-
-  def __init__(self, message, signum):
-    super(Interrupted, self).__init__(message)
-    self.signum = signum
-
-
-def format_seconds(seconds):
-  return str(datetime.timedelta(seconds=round(seconds)))
 
 
 def distort_images(images, seed=None, max_rotation_degrees=MAX_ROTATION_DEGREES,
@@ -138,16 +114,62 @@ TrainingGraph = collections.namedtuple(
     'logits')
 
 
-def build_training_graph(recipe, sync_replicas=0):
-  """The training step of `recipe`, in the default graph.
+def loss(logits, labels):
+  """Mean softmax cross-entropy of `logits` against one-hot `labels`.
+
+  As the original: `sparse_softmax_cross_entropy_with_logits` on the argmax
+  of the labels. Weight decay, if any, is not in it; add
+  `tf.losses.get_regularization_loss()` for the loss to minimise.
+  """
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.argmax(labels, 1), logits=logits), name='cross_entropy')
+
+
+def minimize(total_loss, learning_rate, global_step, optimizer=None):
+  """Adam on `total_loss`; returns the train op, a tensor of the new step.
+
+  `optimizer` replaces Adam at `learning_rate`, e.g. a
+  `tf.train.SyncReplicasOptimizer` wrapping it (distributed training).
+
+  GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
+  which stops oneDNN from fusing BiasAddGrad into the filter gradient and
+  serialises the backward pass (same math; docs/speed.md). Ungated, Adam
+  may update a weight while the backward pass still needs it, so the
+  variables must be resource variables (their reads keep the value they
+  read): build the network under `variable_scope(..., use_resource=True)`.
+
+  Like slim's `create_train_op`, the train op is the global step read after
+  the update (fetching `global_step` beside it could read the resource
+  variable before the increment).
+  """
+  optimizer = optimizer or tf.train.AdamOptimizer(learning_rate)
+  update = optimizer.minimize(
+      total_loss, global_step=global_step,
+      gate_gradients=tf.train.Optimizer.GATE_NONE)
+  with tf.control_dependencies([update]):
+    return global_step.read_value()
+
+
+def evaluation(logits, labels):
+  """Returns the number of rows where the top logit is the one-hot label."""
+  correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
+  return tf.reduce_sum(tf.cast(correct, tf.int32))
+
+
+def build_training_graph(recipe, network_fn, sync_replicas=0):
+  """The training step of `recipe` with `network_fn`, in the default graph.
+
+  `network_fn(images)` -> (logits, end_points) is the network as it trains:
+  dropout and batch statistics on, `recipe.towers` towers
+  (`nets_factory.network_fns`).
 
   With `sync_replicas` > 0, each update averages the gradients of that many
   workers (`tf.train.SyncReplicasOptimizer`, then `sync_optimizer`, whose
   session hook each worker needs); else updates are applied as they come.
 
   Dropout, batch norm (batch statistics, moving averages updated in place),
-  augmentation and cutout are on unconditionally: evaluation has a graph of its
-  own (`loader.EvalModel`). Running `train_op` trains one step and returns
+  augmentation and cutout are on unconditionally: evaluation has a graph of
+  its own (`loader.EvalModel`). Running `train_op` trains one step and returns
   the new global step; `cross_entropy` is the loss without weight decay
   (against smoothed labels with `recipe.label_smoothing`);
   `best_accuracy` is the best validation accuracy so far (-1 at first);
@@ -171,12 +193,9 @@ def build_training_graph(recipe, sync_replicas=0):
     distorted = distort_images(images)
   if recipe.cutout:
     distorted = cut_out(distorted, recipe.cutout)
-  # Resource variables: see `res_mnist_inference.training`.
+  # Resource variables: see `minimize`.
   with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
-    logits = nets_factory.network_logits(
-        recipe.net, distorted, recipe.towers, num_classes=NUM_CLASSES,
-        weight_decay=recipe.weight_decay, is_training=True,
-        **recipe.net_options())
+    logits = network_fn(distorted)[0]
     global_step = tf.train.get_or_create_global_step()
   if recipe.label_smoothing:
     # The smoothed loss, which is what the log and summaries show then.
@@ -184,16 +203,16 @@ def build_training_graph(recipe, sync_replicas=0):
         labels, logits, label_smoothing=recipe.label_smoothing,
         loss_collection=None)
   else:
-    cross_entropy = model.loss(logits, labels)
+    cross_entropy = loss(logits, labels)
   learning_rate = configure_learning_rate(recipe, global_step)
   sync_optimizer = None
   if sync_replicas:
     sync_optimizer = tf.train.SyncReplicasOptimizer(
         tf.train.AdamOptimizer(learning_rate),
         replicas_to_aggregate=sync_replicas, total_num_replicas=sync_replicas)
-  train_op = model.training(cross_entropy + tf.losses.get_regularization_loss(),
-                            learning_rate, global_step, sync_optimizer)
-  batch_accuracy = tf.cast(model.evaluation(logits, labels),
+  train_op = minimize(cross_entropy + tf.losses.get_regularization_loss(),
+                      learning_rate, global_step, sync_optimizer)
+  batch_accuracy = tf.cast(evaluation(logits, labels),
                            tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
   tf.summary.scalar('loss', cross_entropy)
   tf.summary.scalar('accuracy', batch_accuracy)
@@ -205,302 +224,3 @@ def build_training_graph(recipe, sync_replicas=0):
   return TrainingGraph(images, labels, train_op, cross_entropy, global_step,
                        learning_rate, tf.summary.merge_all(), best_accuracy,
                        sync_optimizer, distorted, logits)
-
-
-# The loop's settings besides the recipe; fields named as their flags.
-LoopSettings = collections.namedtuple(
-    'LoopSettings', 'model_dir model_name log_every save_every eval_every '
-    'max_to_keep report_test fresh')
-
-
-def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
-               evaluator=None, data=None, chief=True):
-  """The training loop's hooks, in the order they run after each step.
-
-  The NaN check comes before the checkpoint hook, so that the weights of a
-  step whose loss is not finite are never saved. With
-  `settings.eval_every`, `evaluator` (a `loader.EvalModel`) evaluates
-  `data.validation`. Only the chief (`chief`: a single process is one)
-  saves checkpoints and summaries and validates. Returns the `ProgressHook`
-  too, for its step and loss.
-  """
-  progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps,
-                          settings.log_every, clock)
-  loss = graph.cross_entropy
-  # NanTensorHook checks for NaN only; an infinite loss is as bad.
-  finite_or_nan = tf.where(tf.math.is_finite(loss), loss, np.nan)
-  hooks = [
-      progress,
-      tf.train.NanTensorHook(finite_or_nan),
-      tf.train.StopAtStepHook(last_step=recipe.max_steps),
-      StopOnSignalHook(stop_request),
-  ]
-  if graph.sync_optimizer:
-    hooks.append(graph.sync_optimizer.make_session_run_hook(chief))
-  if not chief:
-    return progress, hooks
-  hooks += [
-      tf.train.CheckpointSaverHook(settings.model_dir,
-                                   save_steps=settings.save_every, saver=saver,
-                                   checkpoint_basename=settings.model_name),
-      tf.train.SummarySaverHook(save_steps=settings.log_every,
-                                output_dir=settings.model_dir,
-                                summary_op=graph.summary_op),
-      tf.train.StepCounterHook(every_n_steps=settings.log_every,
-                               output_dir=settings.model_dir),
-  ]
-  if recipe.precise_batch_norm:
-    # First, so that the checkpoint and validation of the last step see the
-    # recomputed averages, and the training time counts the batches.
-    hooks.insert(0, PreciseBatchNormHook(graph, data.train, recipe.batch_size,
-                                         recipe.precise_batch_norm,
-                                         recipe.max_steps,
-                                         nets_factory.batch_norm_decays[
-                                             recipe.net]))
-  if settings.eval_every:
-    hooks.append(ValidationHook(
-        evaluator, data, settings.eval_every, recipe.max_steps, saver,
-        os.path.join(settings.model_dir, settings.model_name),
-        tf.train.Saver(max_to_keep=1, save_relative_paths=True),
-        os.path.join(settings.model_dir, 'best', settings.model_name),
-        graph.best_accuracy, graph.train_op, clock, settings.model_dir,
-        settings.report_test))
-  return progress, hooks
-
-
-class TrainingClock(object):
-  """Seconds of training: from the first step on, evaluation time left out.
-
-  Start-up (building the session, restoring, the first checkpoint) is not
-  training: the clock starts at the first step (`start`), whose one-off
-  kernel set-up it counts.
-  """
-
-  def __init__(self):
-    self._start = None
-    self._paused = 0.0
-
-  def start(self):
-    if self._start is None:
-      self._start = time.time()
-
-  def elapsed(self):
-    if self._start is None:
-      return 0.0
-    return time.time() - self._start - self._paused
-
-  @contextlib.contextmanager
-  def paused(self):
-    start = time.time()
-    try:
-      yield
-    finally:
-      self._paused += time.time() - start
-
-
-class ProgressHook(tf.train.SessionRunHook):
-  """Prints `training step N, loss L (I images/s, H:MM:SS left)`.
-
-  Also remembers the step and loss of the last run (for the NaN message),
-  the step the session started at, and the seconds of training at the last
-  step (`seconds`: the saves and summaries after it left out). Starts
-  `clock` at the first step.
-  """
-
-  def __init__(self, graph, batch_size, max_steps, log_every, clock):
-    self._fetches = {'step': graph.train_op, 'loss': graph.cross_entropy}
-    self._global_step = graph.global_step
-    self._batch_size = batch_size
-    self._max_steps = max_steps
-    self._log_every = log_every
-    self._clock = clock
-    self.start_step = self.step = None
-    self.loss = None
-    self.seconds = 0.0
-
-  def after_create_session(self, session, coord):
-    self.start_step = self.step = int(session.run(self._global_step))
-    self._window = (self._clock.elapsed(), self.step)
-
-  def before_run(self, run_context):
-    self._clock.start()
-    return tf.train.SessionRunArgs(self._fetches)
-
-  def after_run(self, run_context, run_values):
-    self.step, self.loss = run_values.results['step'], run_values.results['loss']
-    self.seconds = self._clock.elapsed()
-    # A sync worker's first steps can end before the chief's first update.
-    if self.step % self._log_every or self.step == self._window[1]:
-      return
-    now, window_step = self._clock.elapsed(), self._window[1]
-    seconds_per_step = (now - self._window[0]) / max(self.step - window_step, 1)
-    print('training step %d, loss %g (%.0f images/s, %s left)'
-          % (self.step, self.loss, self._batch_size / seconds_per_step,
-             format_seconds(seconds_per_step * (self._max_steps - self.step))))
-    self._window = (now, self.step)
-
-
-def moving_average_recomputation(decay, batches):
-  """Ops that make batch norm's `batches` next updates their moving averages.
-
-  `reset` sets every moving mean and variance to 0; after `batches`
-  updates of decay `decay` each holds (1 - decay ** batches) times a
-  weighted mean of those batches' statistics, so `rescale` divides by that.
-  Between them, run `batches` forward passes in training mode with the
-  weights frozen (Wu and Johnson 2021, "precise BN"). Old averages weigh
-  nothing, however far they were from the final weights' statistics.
-  """
-  averages = [v for v in tf.global_variables()
-              if v.op.name.endswith(('/moving_mean', '/moving_variance'))]
-  reset = tf.group([v.assign(tf.zeros_like(v)) for v in averages])
-  rescale = tf.group([v.assign(v / (1.0 - decay ** batches))
-                      for v in averages])
-  return reset, rescale
-
-
-class PreciseBatchNormHook(tf.train.SessionRunHook):
-  """After the last step, recomputes batch norm's moving averages.
-
-  The training graph updates them in place (decay 0.99: an average over
-  about the last 100 steps). While the weights still move fast (a constant
-  rate, a short run), those steps' statistics no longer fit the final
-  weights, and evaluation with them can lose many points (docs/zoo.md,
-  article 002). Here they are computed again from `batches` training
-  batches run forward only, with the weights frozen
-  (`moving_average_recomputation`). The images are the training set's as
-  they are, without augmentation or cutout, whose blurred and blanked
-  images have other statistics than those evaluation normalises.
-  """
-
-  def __init__(self, graph, train_set, batch_size, batches, max_steps, decay):
-    self._graph, self._train_set = graph, train_set
-    self._batch_size, self._batches = batch_size, batches
-    self._max_steps, self._decay = max_steps, decay
-
-  def begin(self):
-    self._reset, self._rescale = moving_average_recomputation(self._decay,
-                                                              self._batches)
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs(self._graph.train_op)
-
-  def after_run(self, run_context, run_values):
-    if run_values.results != self._max_steps:
-      return
-    start = time.time()
-    session = run_context.session
-    session.run(self._reset)
-    for _ in range(self._batches):
-      images, labels = self._train_set.next_batch(self._batch_size)
-      # The loss, not train_op: batch norm's in-place updates run, Adam not.
-      # Fed past augmentation: the statistics of the images evaluation sees.
-      session.run(self._graph.cross_entropy, {
-          self._graph.network_input: images, self._graph.labels: labels})
-    session.run(self._rescale)
-    print('batch norm\'s moving averages recomputed over %d training batches '
-          'with the weights of step %d (%.1f s)'
-          % (self._batches, self._max_steps, time.time() - start))
-
-
-class ValidationHook(tf.train.SessionRunHook):
-  """Every `eval_every` steps and at the last, evaluates the validation split.
-
-  The step's checkpoint (saved here if the checkpoint hook did not) is
-  restored into `evaluator` (a `loader.EvalModel`), so validation sees
-  exactly what the eval script would. The best accuracy so far lives in a
-  variable of the checkpoints, so that a resumed run knows it; the best
-  checkpoint is also saved by `best_saver` to `best_path`.
-  """
-
-  def __init__(self, evaluator, data, eval_every, max_steps, saver, save_path,
-               best_saver, best_path, best_accuracy, train_op, clock,
-               summary_dir, report_test=False):
-    self._evaluator, self._data = evaluator, data
-    self._eval_every, self._max_steps = eval_every, max_steps
-    self._saver, self._save_path = saver, save_path
-    self._best_saver, self._best_path = best_saver, best_path
-    self._best_accuracy, self._step = best_accuracy, train_op
-    self._clock, self._summary_dir = clock, summary_dir
-    self._report_test = report_test
-
-  def begin(self):
-    self._new_best = tf.placeholder(tf.float32, [])
-    self._assign_best = self._best_accuracy.assign(self._new_best)
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs(self._step)
-
-  def after_run(self, run_context, run_values):
-    step = run_values.results
-    if step % self._eval_every and step != self._max_steps:
-      return
-    session = run_context.session
-    trained = self._clock.elapsed()
-    with self._clock.paused():
-      path = self._saved(session, step)
-      self._evaluator.restore(path)
-      accuracy, loss = self._evaluator.evaluate(self._data.validation)
-      _add_summary(os.path.join(self._summary_dir, 'validation'), step,
-                   accuracy=accuracy, loss=loss)
-      note = ''
-      if accuracy > session.run(self._best_accuracy):
-        session.run(self._assign_best, {self._new_best: accuracy})
-        self._best_saver.save(session, self._best_path, global_step=step,
-                              write_meta_graph=False)
-        self._saver.save(session, self._save_path, global_step=step)
-        note = ' (best so far)'
-      print('validation accuracy %.4f at step %d%s, %s of training'
-            % (accuracy, step, note, format_seconds(trained)))
-      if self._report_test:
-        test_accuracy = self._evaluator.evaluate(self._data.test)[0]
-        _add_summary(os.path.join(self._summary_dir, 'test'), step,
-                     accuracy=test_accuracy)
-        print('test accuracy %.4f at step %d (reported only)'
-              % (test_accuracy, step))
-
-  def _saved(self, session, step):
-    """The checkpoint of `step`, saving it if it is not saved yet."""
-    latest = self._saver.last_checkpoints[-1:]
-    if latest and latest[0].endswith('-%d' % step):
-      return latest[0]
-    return self._saver.save(session, self._save_path, global_step=step)
-
-
-def _add_summary(directory, step, **values):
-  tf.summary.FileWriterCache.get(directory).add_summary(tf.Summary(value=[
-      tf.Summary.Value(tag=tag, simple_value=value)
-      for tag, value in values.items()]), step)
-
-
-class StopOnSignalHook(tf.train.SessionRunHook):
-  """Ends the loop after the current step once `stop_request` has a signal."""
-
-  def __init__(self, stop_request):
-    self._stop_request = stop_request
-
-  def after_run(self, run_context, run_values):
-    if self._stop_request.signum is not None:
-      run_context.request_stop()
-
-
-class StopRequest(object):
-  """The SIGINT or SIGTERM received, if any (a signal handler)."""
-
-  def __init__(self):
-    self.signum = None
-
-  def __call__(self, signum, unused_frame):
-    self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_requested_by_signals(signals=(signal.SIGINT, signal.SIGTERM)):
-  """Catches `signals` into a `StopRequest` while inside; then puts back the
-  previous handlers, however the block ends."""
-  stop_request = StopRequest()
-  previous = {s: signal.signal(s, stop_request) for s in signals}
-  try:
-    yield stop_request
-  finally:
-    for signum, handler in previous.items():
-      signal.signal(signum, handler)
