@@ -274,20 +274,70 @@ def quiet_cancelled_queue_runners():
   threading.excepthook = excepthook
 
 
+def what_is_trained(info):
+  """What a task trains, as the chief announces it: the network, its
+  options and the dataset of `info` (`model.json`'s), as text."""
+  return json.dumps({key: info.get(key) for key in
+                     ('net', 'net_options', 'dataset')}, sort_keys=True)
+
+
+def announcement(text):
+  """A variable on parameter server 0 that holds what the chief trains.
+
+  Outside every collection: not in the checkpoints, and not among the
+  variables a worker waits for. The chief initialises it (`AnnounceHook`);
+  a worker reads it (`WorkerSessionCreator`), so that one started with
+  another network or dataset says so at once.
+  """
+  with tf.device('/job:ps/task:0'):
+    return tf.Variable(text, trainable=False, collections=[],
+                       name='cluster_trains')
+
+
+class AnnounceHook(tf.train.SessionRunHook):
+  """The chief's: sets `announcement(...)` once its session exists."""
+
+  def __init__(self, variable):
+    self._variable = variable
+
+  def after_create_session(self, session, coord):
+    session.run(self._variable.initializer)
+
+
 class WorkerSessionCreator(tf.train.SessionCreator):
   """A non-chief worker's session, once the chief has initialised it.
 
   As `tf.train.WorkerSessionCreator`, but it looks every second, not every
-  30, and gives up after `timeout` seconds with a ClusterError.
+  30, gives up after `timeout` seconds with a ClusterError, and first
+  checks that the chief trains what this worker would (`announcement`).
   """
 
-  def __init__(self, scaffold, master, config, timeout):
+  def __init__(self, scaffold, master, config, timeout, announced, mine):
     self._scaffold = scaffold
     self._master = master
     self._config = config
     self._timeout = timeout
+    self._mine = mine
+    self._announced = (tf.is_variable_initialized(announced),
+                       announced.read_value())
+
+  def _chiefs(self, deadline):
+    """What the chief announced, once it has (None at the deadline)."""
+    with tf.Session(self._master, config=self._config) as session:
+      while time.time() < deadline:
+        initialized, text = self._announced
+        if session.run(initialized):
+          return session.run(text).decode()
+        time.sleep(POLL_SECONDS)
+    return None
 
   def create_session(self):
+    deadline = time.time() + self._timeout
+    chiefs = self._chiefs(deadline)
+    if chiefs is not None and chiefs != self._mine:
+      raise ClusterError('this worker would train %s, but the chief trains '
+                         '%s: give every task the same --net, --dataset and '
+                         'network options' % (self._mine, chiefs))
     self._scaffold.finalize()
     manager = tf.train.SessionManager(
         local_init_op=self._scaffold.local_init_op,
@@ -295,8 +345,9 @@ class WorkerSessionCreator(tf.train.SessionCreator):
         ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
         graph=tf.get_default_graph(), recovery_wait_secs=POLL_SECONDS)
     try:
-      return manager.wait_for_session(self._master, config=self._config,
-                                      max_wait_secs=self._timeout)
+      return manager.wait_for_session(
+          self._master, config=self._config,
+          max_wait_secs=max(deadline - time.time(), POLL_SECONDS))
     except tf.errors.DeadlineExceededError:
       raise ClusterError('the chief (worker 0) has not initialised the '
                          'variables after %d s; is it running?'

@@ -46,8 +46,9 @@ def check(recipe, settings, info):
         % (recipe.towers, '--batch_norm' if recipe.batch_norm else
            '--net=%s, which has batch norm' % recipe.net))
   if settings.eval_every and not recipe.validation_size:
-    raise SettingError('--eval_every needs a validation split '
-                       '(--validation_size > 0)')
+    raise SettingError('--eval_every needs a validation split, and '
+                       '--validation_size is 0 (a preset that trains on every '
+                       'image sets it so)')
   if recipe.precise_batch_norm and not info['batch_norm']:
     raise SettingError(
         '--precise_batch_norm=%d needs batch norm (--batch_norm, or a '
@@ -134,9 +135,9 @@ def train(data, recipe, settings, network_fn, eval_network_fn, info,
         stop_request, evaluator, data, chief,
         getattr(network_fn, 'batch_norm_decay', None))
     start = _start(settings, recipe, info, saver) if chief else None
-    session_creator, server = _session_creator(cluster, saver, start, config,
-                                               sync_replicas,
-                                               cluster_wait_secs)
+    session_creator, server, cluster_hooks = _session_creator(
+        cluster, saver, start, config, sync_replicas, cluster_wait_secs, info)
+    hooks += cluster_hooks
     try:
       _run_loop(graph, recipe, data, hooks + list(extra_hooks), progress,
                 session_creator, start,
@@ -170,23 +171,27 @@ def _start(settings, recipe, info, saver):
 
 
 def _session_creator(cluster, saver, start, config, sync_replicas,
-                     wait_secs):
-  """The session creator of this process, and its cluster server if any."""
+                     wait_secs, info):
+  """The session creator of this process, its cluster server if any, and
+  the hooks that a cluster task needs besides the loop's."""
   scaffold = tf.train.Scaffold(saver=saver)
   if not cluster:
     return tf.train.ChiefSessionCreator(
         scaffold=scaffold, config=config,
-        checkpoint_filename_with_path=start), None
+        checkpoint_filename_with_path=start), None, []
   config = clusters.session_config(cluster, config)
   server = clusters.start_server(cluster, config)
   if sync_replicas:
     clusters.quiet_cancelled_queue_runners()
+  mine = clusters.what_is_trained(info)
+  announced = clusters.announcement(mine)
   if cluster.is_chief:
     return tf.train.ChiefSessionCreator(
         scaffold=scaffold, master=server.target, config=config,
-        checkpoint_filename_with_path=start), server
+        checkpoint_filename_with_path=start), server, [
+            clusters.AnnounceHook(announced)]
   return clusters.WorkerSessionCreator(scaffold, server.target, config,
-                                       wait_secs), server
+                                       wait_secs, announced, mine), server, []
 
 
 def _run_loop(graph, recipe, data, hooks, progress, session_creator, start,

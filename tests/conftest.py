@@ -1,9 +1,13 @@
-"""Shared test helpers: the project on sys.path, small IDX files, the CLI."""
+"""Shared test helpers: the project on sys.path, small IDX files, the
+scripts run to the end (`run_script`) or in the background (`Process`)."""
 import gzip
 import os
+import re
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +15,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from resmnist import slim  # noqa: E402,F401  (readies TensorFlow first)
+from resmnist import cli  # noqa: E402
+
+cli.start()  # as the scripts start: TensorFlow's log quiet, oneDNN on
+
+from resmnist import slim  # noqa: E402,F401
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
@@ -82,6 +90,79 @@ def run_script(script, *args, cwd=None, timeout=600):
                         timeout=timeout)
 
 
+class Process(object):
+  """A script run in the background; its output read as it comes.
+
+  `merge` puts stderr into `output`; else it is `errors`. `wait_for`
+  waits for a line, e.g. a training step: `wait_for(r'^training step 5,')`.
+  """
+
+  def __init__(self, script, *args, merge=False):
+    self.popen = subprocess.Popen(
+        [sys.executable, '-u', os.path.join(ROOT, script)] + list(args),
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        stderr=subprocess.STDOUT if merge else subprocess.PIPE)
+    self.lines, self.error_lines = [], []
+    self._readers = [threading.Thread(target=self._read, args=(stream, into),
+                                      daemon=True)
+                     for stream, into in ((self.popen.stdout, self.lines),
+                                          (self.popen.stderr,
+                                           self.error_lines)) if stream]
+    for reader in self._readers:
+      reader.start()
+
+  @staticmethod
+  def _read(stream, into):
+    for line in stream:
+      into.append(line)
+
+  @property
+  def output(self):
+    return ''.join(self.lines)
+
+  @property
+  def errors(self):
+    return ''.join(self.error_lines)
+
+  def wait_for(self, pattern, deadline=None, count=1):
+    """The `count`-th match of `pattern` in the output, waiting for it until
+    `deadline` (default: 5 minutes from now)."""
+    deadline = deadline or time.time() + 300
+    while True:
+      matches = list(re.finditer(pattern, self.output, re.M))
+      if len(matches) >= count:
+        return matches[count - 1]
+      if time.time() > deadline or (self.popen.poll() is not None and
+                                    not any(r.is_alive()
+                                            for r in self._readers)):
+        break
+      time.sleep(0.002)
+    raise AssertionError('no %r in:\n%s%s' % (pattern, self.output,
+                                              self.errors))
+
+  def wait(self, deadline=None):
+    deadline = deadline or time.time() + 300
+    returncode = self.popen.wait(max(deadline - time.time(), 1))
+    for reader in self._readers:
+      reader.join(5)
+    return returncode
+
+
+def encode_image(image, kind):
+  """uint8 [H, W, 3] -> bytes of a PNG, JPEG or (24-bit) BMP file."""
+  if kind == 'bmp':
+    height, width, _ = image.shape
+    row = (width * 3 + 3) // 4 * 4
+    pixels = b''.join(image[y, :, ::-1].tobytes().ljust(row, b'\0')
+                      for y in range(height - 1, -1, -1))
+    return (b'BM' + struct.pack('<IHHI', 54 + len(pixels), 0, 0, 54)
+            + struct.pack('<IiiHHIIiiII', 40, width, height, 1, 24, 0,
+                          len(pixels), 2835, 2835, 0, 0) + pixels)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    encode = tf.io.encode_png if kind == 'png' else tf.io.encode_jpeg
+    return sess.run(encode(tf.constant(image)))
+
+
 def one_line_error(result, script='res_mnist.py', status=1):
   """The one line a script printed on stderr when it failed with `status`."""
   assert result.returncode == status, (result.returncode, result.stderr)
@@ -117,3 +198,12 @@ def real_run(tmp_path_factory):
                       '--log_every=10')
   assert result.returncode == 0, result.stderr
   return model_dir, result.stdout
+
+
+def training_graph(recipe):
+  """The training graph of `recipe`, in the default graph, as res_mnist.py
+  builds it."""
+  from nets import nets_factory
+  from resmnist import training
+  return training.build_training_graph(recipe,
+                                       nets_factory.network_fns(recipe)[0])

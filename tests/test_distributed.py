@@ -7,57 +7,22 @@ test checks that none is left behind.
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
-from conftest import ROOT, SMALL, one_line_error, run_script, tf
-from resmnist import cluster as clusters
-from resmnist import training
-from resmnist.recipe import Recipe
+import conftest
 import res_mnist_cluster
+from conftest import SMALL, one_line_error, run_script, tf, training_graph
+from resmnist import cluster as clusters
+from resmnist.recipe import Recipe
 
 HARD_LIMIT_SECONDS = 240
 RUN = SMALL + ['--log_every=10', '--save_every=10']
 
 
-class Process(object):
-  """A script run in the background; its output collected as it comes."""
-
-  def __init__(self, script, *args):
-    self.popen = subprocess.Popen(
-        [sys.executable, '-u', os.path.join(ROOT, script)] + list(args),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    self.lines = []
-    self._reader = threading.Thread(target=self._read, daemon=True)
-    self._reader.start()
-
-  def _read(self):
-    for line in self.popen.stdout:
-      self.lines.append(line)
-
-  @property
-  def output(self):
-    return ''.join(self.lines)
-
-  def wait_for(self, pattern, deadline):
-    """The first match of `pattern` in the output, waiting until `deadline`."""
-    while time.time() < deadline:
-      match = re.search(pattern, self.output, re.M)
-      if match:
-        return match
-      if self.popen.poll() is not None:
-        break
-      time.sleep(0.2)
-    raise AssertionError('no %r in:\n%s' % (pattern, self.output))
-
-  def wait(self, deadline):
-    returncode = self.popen.wait(max(deadline - time.time(), 1))
-    self._reader.join(5)
-    return returncode
+def Process(script, *args):  # noqa: N802  (a class, with stderr merged)
+  return conftest.Process(script, *args, merge=True)
 
 
 def _alive(pid):
@@ -100,7 +65,7 @@ def _run_cluster(*args):
 def _single_process_variables():
   """What a one-process run of the default recipe saves, by name."""
   with tf.Graph().as_default():
-    training.build_training_graph(Recipe())
+    training_graph(Recipe())
     return sorted(v.op.name for v in tf.global_variables())
 
 
@@ -245,3 +210,34 @@ def test_tf_config_as_kubernetes_tfjob_sets_it():
               '"ps": ["p:1"], "worker": ["w:1"]}, "task": {"type": "ps"}}'):
     with pytest.raises(clusters.ClusterError):
       clusters.from_tf_config(bad)
+
+
+def test_a_worker_of_another_network_says_so_at_once(small_data, tmp_path):
+  ports = res_mnist_cluster.free_ports(3)
+  flags = ['--ps_hosts=127.0.0.1:%d' % ports[0],
+           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % tuple(ports[1:]),
+           '--data_dir=' + small_data, '--model_dir=' + str(tmp_path / 'model'),
+           '--max_steps=100000', '--cluster_wait_secs=60'] + RUN
+  deadline = time.time() + HARD_LIMIT_SECONDS
+  ps = Process('res_mnist.py', '--job_name=ps', *flags)
+  chief = Process('res_mnist.py', '--job_name=worker', '--task_index=0',
+                  '--net=lenet5', *flags)
+  processes = [ps, chief]
+  try:
+    chief.wait_for(r'^training step \d+, ', deadline)
+    started = time.time()
+    worker = Process('res_mnist.py', '--job_name=worker', '--task_index=1',
+                     '--net=deep_mnist', *flags)
+    processes.append(worker)
+    assert worker.wait(deadline) == 1
+    # At once: start-up and one look at the parameter server, not the 60 s
+    # that a worker waits for a chief that has not started.
+    assert time.time() - started < 45
+    lines = worker.output.strip().splitlines()
+    assert len(lines) == 1, worker.output
+    assert re.match(r'res_mnist.py: error: this worker would train '
+                    r'\{"dataset": "mnist", "net": "deep_mnist", .*\}, but '
+                    r'the chief trains \{.*"net": "lenet5".*\}: give every '
+                    r'task the same --net, --dataset', lines[0]), lines[0]
+  finally:
+    _kill_all([p.popen.pid for p in processes])

@@ -5,17 +5,16 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import (ROOT, SMALL, idx_bytes, one_line_error, run_script,
+from conftest import (Process, SMALL, idx_bytes, one_line_error, run_script,
                       synthetic_digits, write_dataset)
-from resmnist import input_data, loader
+from nets import nets_factory
+from resmnist import input_data
 
 
 def _steps(stdout):
@@ -26,22 +25,14 @@ def _steps(stdout):
                                            (signal.SIGTERM, 143)])
 def test_signal_saves_and_resume_continues(small_data, tmp_path, signum, status):
   model_dir = str(tmp_path / 'model')
-  command = [sys.executable, os.path.join(ROOT, 'res_mnist.py'),
-             '--data_dir=' + small_data, '--model_dir=' + model_dir,
-             '--max_steps=100000', '--log_every=1', '--save_every=1000'] + SMALL
-  process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, PYTHONUNBUFFERED='1'))
-  seen = []
-  for line in process.stdout:
-    seen.append(line)
-    if line.startswith('training step 5,'):
-      process.send_signal(signum)
-      break
-  stdout, stderr = process.communicate(timeout=120)
-  assert process.returncode == status, stderr
-  lines = stderr.strip().splitlines()
-  assert len(lines) == 1, stderr
+  process = Process('res_mnist.py', '--data_dir=' + small_data,
+                    '--model_dir=' + model_dir, '--max_steps=100000',
+                    '--log_every=1', '--save_every=1000', *SMALL)
+  process.wait_for(r'^training step 5,')
+  process.popen.send_signal(signum)
+  assert process.wait(time.time() + 120) == status, process.errors
+  lines = process.errors.strip().splitlines()
+  assert len(lines) == 1, process.errors
   match = re.match(r'res_mnist.py: interrupted by %s at step (\d+): saved '
                    r'(\S+); run the same command again to continue$'
                    % signal.Signals(signum).name, lines[0])
@@ -216,24 +207,17 @@ def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
   """SIGKILL (no handler can run) at moments when a save is likely under way:
   the latest checkpoint listed must always restore, and training resumes."""
   model_dir = str(tmp_path / 'model')
-  command = [sys.executable, os.path.join(ROOT, 'res_mnist.py'),
-             '--data_dir=' + small_data, '--model_dir=' + model_dir,
-             '--max_steps=100000', '--log_every=1', '--save_every=1'] + SMALL
   for lines, delay in ((4, 0.0), (3, 0.013), (5, 0.029), (2, 0.047)):
-    process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True,
-                               env=dict(os.environ, PYTHONUNBUFFERED='1'))
-    seen = 0
-    for line in process.stdout:
-      seen += line.startswith('training step')
-      if seen == lines:
-        time.sleep(delay)
-        process.kill()
-        break
-    process.wait(timeout=60)
+    process = Process('res_mnist.py', '--data_dir=' + small_data,
+                      '--model_dir=' + model_dir, '--max_steps=100000',
+                      '--log_every=1', '--save_every=1', *SMALL)
+    process.wait_for(r'^training step', count=lines)
+    time.sleep(delay)
+    process.popen.kill()
+    process.wait(time.time() + 60)
     # Restored as res_mnist_eval.py restores, in this process: a subprocess
     # per kill cost a TensorFlow start-up each and showed nothing more.
-    with loader.load(model_dir, log=lambda _: None) as model:
+    with nets_factory.load_model(model_dir, log=lambda _: None) as model:
       step = model.step_restored
   resumed = run_script('res_mnist.py', '--data_dir=' + small_data,
                        '--model_dir=' + model_dir, '--max_steps=%d' % (step + 2),

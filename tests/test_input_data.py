@@ -1,10 +1,10 @@
 """The IDX reader on small files the tests write: splits, batches, errors."""
 import gzip
-import hashlib
 import os
-import pathlib
 
+import hashlib
 import numpy as np
+import pathlib
 import pytest
 
 from conftest import (MNIST_DIR, idx_bytes, needs_mnist, synthetic_digits,

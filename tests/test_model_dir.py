@@ -1,6 +1,5 @@
-"""Model directories: model.json, the one loader, the lock, and the faults
-of issue "Shape" (two trainings, a full disk, a damaged state file, a batch
-too big), each run for real."""
+"""Model directories and checkpoints: model.json, the lock, and their faults
+(two trainings, a full disk, a damaged state file), each run for real."""
 import glob
 import json
 import os
@@ -8,14 +7,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
+import time
 
 import pytest
 
-from conftest import (MNIST_DIR, ROOT, SMALL, needs_mnist, one_line_error,
-                      run_script, tf)
-from resmnist import checkpoints, loader, model_dir, runtime, training
-from resmnist.recipe import Recipe
+from conftest import Process, SMALL, one_line_error, run_script
+from nets import nets_factory
+from resmnist import checkpoints, model_dir
 
 
 def _train(data_dir, model_path, *args):
@@ -68,7 +66,7 @@ def test_eval_reads_model_json_and_old_dirs_still_load(trained_dir, tmp_path):
   without = run_script('res_mnist_eval.py', *args)
   assert without.returncode == 0, without.stderr
   assert _test_accuracy(without.stdout) == _test_accuracy(stdout)
-  with loader.load(path, log=lambda _: None) as model:
+  with nets_factory.load_model(path, log=lambda _: None) as model:
     assert model.info['batch_norm'] is True
     assert model.step_restored == 20
 
@@ -85,26 +83,21 @@ def test_unreadable_model_json_is_one_line(trained_dir, tmp_path):
 
 def test_second_training_on_a_model_dir_is_refused(small_data, tmp_path):
   path = str(tmp_path / 'model')
-  command = [sys.executable, os.path.join(ROOT, 'res_mnist.py'),
-             '--data_dir=' + small_data, '--model_dir=' + path,
-             '--max_steps=100000', '--log_every=1', '--save_every=1000'] + SMALL
-  first = subprocess.Popen(command, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True,
-                           env=dict(os.environ, PYTHONUNBUFFERED='1'))
+  first = Process('res_mnist.py', '--data_dir=' + small_data,
+                  '--model_dir=' + path, '--max_steps=100000', '--log_every=1',
+                  '--save_every=1000', *SMALL)
   try:
-    for line in first.stdout:
-      if line.startswith('training step 2,'):
-        break
+    first.wait_for(r'^training step 2,')
     # Stopped, it still holds the lock, and leaves both cores to the second.
-    first.send_signal(signal.SIGSTOP)
+    first.popen.send_signal(signal.SIGSTOP)
     second = _train(small_data, path, '--max_steps=10')
     line = one_line_error(second)
     assert ('%s: another training (process %d) is using this model '
-            'directory' % (path, first.pid)) in line
-    assert first.poll() is None  # the first goes on
+            'directory' % (path, first.popen.pid)) in line
+    assert first.popen.poll() is None  # the first goes on
   finally:
-    first.kill()  # no handler runs: the kernel drops the lock
-    first.wait(timeout=60)
+    first.popen.kill()  # no handler runs: the kernel drops the lock
+    first.wait(time.time() + 60)
   third = _train(small_data, path, '--max_steps=4', '--log_every=1')
   assert third.returncode == 0, third.stderr
   assert 'continuing from step' in third.stdout
@@ -202,52 +195,6 @@ def test_no_intact_checkpoint_never_starts_over(trained_dir, tmp_path):
   result = _train(data_dir, path, '--batch_norm', '--max_steps=30')
   assert 'none of the 3 checkpoints can be read' in one_line_error(result)
   assert not os.path.exists(os.path.join(path, 'my_model-30.index'))
-
-
-def test_batch_larger_than_the_training_split(small_data, tmp_path):
-  result = _train(small_data, str(tmp_path / 'model'), '--batch_size=100000')
-  assert ('--batch_size=100000 is more than the 500 training images'
-          in one_line_error(result))
-  assert not (tmp_path / 'model').exists()
-
-
-def test_memory_estimate_grows_with_the_batch_and_towers():
-  with tf.Graph().as_default() as graph:
-    training.build_training_graph(Recipe())
-    small, large = (runtime.step_bytes(graph, b) for b in (100, 10000))
-  # Measured peaks (runtime.LIVE_TENSOR_SHARE): about 0.8 GB more at 1,000.
-  assert 0.05e9 < small < 0.3e9
-  assert 80 < large / small < 100
-  with tf.Graph().as_default() as graph:
-    training.build_training_graph(Recipe(towers=2))
-    assert abs(runtime.step_bytes(graph, 10000, towers=2) - large) < 0.05 * large
-
-
-@needs_mnist
-def test_step_too_big_for_memory_is_refused(tmp_path):
-  with tf.Graph().as_default() as graph:
-    training.build_training_graph(Recipe())
-    needed = runtime.step_bytes(graph, 50000)
-  available = runtime.available_bytes()
-  if available is None or available > needed:
-    pytest.skip('this machine has room for a step of 50,000 images')
-  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
-                      '--model_dir=%s' % tmp_path, '--batch_size=50000')
-  line = one_line_error(result)
-  assert re.search(r'a training step of --batch_size=50000 needs about [\d.]+ '
-                   r'GB of memory, and [\d.]+ GB is available; use a smaller '
-                   r'--batch_size$', line), line
-
-
-def test_graph_modules_read_no_flags():
-  """Flags are read in the scripts' main only; the library takes values."""
-  for path in glob.glob(os.path.join(ROOT, 'resmnist', '*.py')) + [
-      os.path.join(ROOT, 'res_mnist_inference.py'),
-      os.path.join(ROOT, 'resnet.py')]:
-    if path.endswith('cli.py'):
-      continue  # it parses them, for every script
-    with open(path) as f:
-      assert 'FLAGS' not in f.read(), path
 
 
 def test_find_checkpoint_in_an_empty_dir(tmp_path):

@@ -15,7 +15,7 @@ NETS = {
     'vgg16': (vgg16.vgg16, vgg16.vgg16_arg_scope),
     'inception': (inception.inception, inception.inception_arg_scope),
 }
-# The zoo's fact sheet ZOO.md, sections 2, 3c and 3d (10 classes).
+# The layouts of the networks' docstrings and docs/zoo.md (10 classes).
 TRAINABLE_PARAMETERS = {
     'resnet18': 11172810,
     'vgg16': 15243978,

@@ -29,11 +29,11 @@ _BATCH_NORMED = (
     + ['%s/%s' % (unit, conv) for unit in ('res2a', 'res2b', 'res2c')
        for conv in _UNIT_CONVS])
 
-# The trainable parameter counts of ZOO.md (the canonical one measured), the
-# variable scopes below each network's own scope, and the Adam steps that
-# must lower the loss. The article's bottleneck nets get 20: their logits
-# start tens of units apart, and Adam's first steps (each weight moves by
-# about the learning rate) raise the loss before it falls (ZOO.md, 1.5).
+# The trainable parameter counts of docs/zoo.md, the variable scopes below
+# each network's own scope, and the Adam steps that must lower the loss. The
+# article's bottleneck nets get 20: their logits start tens of units apart,
+# and Adam's first steps (each weight moves by about the learning rate)
+# raise the loss before it falls.
 CASES = {
     'bottleneck_resnet': Case(
         bottleneck_resnet, bottleneck_resnet_arg_scope, {}, 13070794,
@@ -132,7 +132,8 @@ def test_variable_scopes(built):
 
 
 def test_bottleneck_tensor_counts():
-  """ZOO.md 1.1: 25 trainable tensors, 28 with the stray bias."""
+  """25 trainable tensors, as the article's graph has, 28 with the stray
+  bias."""
   for options, expected in (({}, 25), ({'stray_bias': True}, 28)):
     with tf.Graph().as_default():
       bottleneck_resnet(tf.zeros([1, 28, 28, 1]), **options)

@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from conftest import run_script, tf
+from conftest import run_script, tf, training_graph
 from res_mnist_inference import inference, inference_in_towers
-from resmnist import training
 from resmnist.recipe import Recipe
 from test_model import EXPECTED_VARIABLES
 
@@ -53,7 +52,7 @@ def test_training_with_towers_learns_and_repeats_itself():
   runs = []
   for _ in range(2):
     with tf.Graph().as_default():
-      graph = training.build_training_graph(Recipe(towers=2, seed=3))
+      graph = training_graph(Recipe(towers=2, seed=3))
       assert len(tf.trainable_variables()) == 32
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

@@ -1,109 +1,183 @@
-"""The training and evaluation scripts, run for real as a user runs them."""
-import os
-import re
-import shutil
+"""The training graph: augmentation, Cutout, label smoothing, schedules, the train op."""
+import numpy as np
 
-import pytest
-
-from conftest import (SMALL_RUN, needs_mnist, one_line_error, run_script,
-                      write_dataset)
+from conftest import tf, training_graph
+from resmnist import training
+from resmnist.recipe import Recipe
 
 
-def _losses(stdout):
-  return [float(v) for v in re.findall(r'^training step \d+, loss (\S+)', stdout,
-                                       re.M)]
+def test_distort_images_identity_and_shift():
+  images = np.zeros((2, 28, 28), np.float32)
+  images[:, 10:14, 12:16] = 1.0
+  with tf.Graph().as_default():
+    still = dict(max_rotation_degrees=0.0, max_scale_change=0.0)
+    same = training.distort_images(tf.constant(images.reshape(2, 784)),
+                                   max_shift_pixels=0.0, **still)
+    shifted = training.distort_images(tf.constant(images.reshape(2, 784)),
+                                      max_shift_pixels=2.0, **still)
+    with tf.Session() as sess:
+      np.testing.assert_allclose(sess.run(same), images.reshape(2, 784),
+                                 atol=1e-6)
+      for _ in range(5):
+        out = sess.run(shifted).reshape(2, 28, 28)
+        for image in out:
+          rows, cols = np.nonzero(image > 0.01)
+          # The square moves by at most 2 pixels and keeps its mass.
+          assert 8 <= rows.min() and rows.max() <= 15
+          assert 10 <= cols.min() and cols.max() <= 17
+          assert abs(image.sum() - 16) < 0.5
 
 
-def _accuracy(stdout, split):
-  return float(re.search(r'^%s accuracy (\S+)$' % split, stdout, re.M).group(1))
+def test_distort_images_stays_in_range():
+  images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
+  with tf.Graph().as_default():
+    out = training.distort_images(tf.constant(images), seed=1)
+    with tf.Session() as sess:
+      value = sess.run(out)
+  assert value.shape == (16, 784)
+  assert value.min() >= 0 and value.max() <= 1
+  assert not np.allclose(value, images)
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """A 60-step run on synthetic digits, trained once; returns (data_dir,
-  model_dir, stdout). A test that trains it further works on a copy."""
-  data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
-  model_dir = str(tmp_path_factory.mktemp('trained') / 'model')
-  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
-                      '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
-  assert result.returncode == 0, result.stderr
-  return data_dir, model_dir, result.stdout
+def test_distort_images_flips_only_when_asked():
+  images = np.zeros((64, 28, 28), np.float32)
+  images[:, :, :5] = 1.0  # a bar on the left edge
+  still = dict(max_rotation_degrees=0.0, max_scale_change=0.0,
+               max_shift_pixels=0.0)
+  with tf.Graph().as_default():
+    flipped = training.distort_images(tf.constant(images.reshape(64, 784)),
+                                      seed=1, flip=True, **still)
+    with tf.Session() as sess:
+      out = sess.run(flipped).reshape(64, 28, 28)
+  mirrored = np.isclose(out, images[:, :, ::-1], atol=1e-6).all(axis=(1, 2))
+  kept = np.isclose(out, images, atol=1e-6).all(axis=(1, 2))
+  assert (mirrored | kept).all()
+  assert 16 <= mirrored.sum() <= 48  # about half, each image on its own
 
 
-def test_training_learns_and_saves(trained):
-  _, model_dir, stdout = trained
-  assert re.findall(r'^training step (\d+), loss', stdout, re.M) == ['20', '40', '60']
-  losses = _losses(stdout)
-  assert losses[-1] < losses[0] / 2
-  assert _accuracy(stdout, 'test') > 0.9
-  assert 'validation accuracy' in stdout
-  files = set(os.listdir(model_dir))
-  assert {'checkpoint', 'my_model-20.index', 'my_model-40.index',
-          'my_model-60.index'} <= files
-  assert not any(f.startswith('my_model-1.') for f in files)  # not every step
+def test_only_fashion_mnist_graphs_flip():
+  for dataset, flips in (('mnist', False), ('fashion_mnist', True)):
+    with tf.Graph().as_default() as graph:
+      training_graph(Recipe(net='lenet5', dataset=dataset,
+                                           augment=True))
+      ops = [op.type for op in graph.get_operations()]
+    assert ('ReverseV2' in ops) == flips, dataset
 
 
-def test_restore_continues_the_step_count(trained, tmp_path):
-  data_dir, original, _ = trained
-  model_dir = str(tmp_path / 'model')
-  shutil.copytree(original, model_dir)
-  result = run_script('res_mnist.py', '--data_dir=' + data_dir,
-                      '--model_dir=' + model_dir, '--max_steps=80', *SMALL_RUN)
-  assert result.returncode == 0, result.stderr
-  assert 'Restored %s/my_model-60: continuing from step 60' % model_dir in result.stdout
-  assert re.findall(r'^training step (\d+),', result.stdout, re.M) == ['80']
-  assert os.path.exists(os.path.join(model_dir, 'my_model-80.index'))
-
-  evaluated = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
-                         '--model_dir=' + model_dir, '--nocheck_sha256')
-  assert evaluated.returncode == 0, evaluated.stderr
-  assert '%s/my_model-80 (step 80), 200 test images' % model_dir in evaluated.stdout
-  # The eval script and the end of training agree on the same checkpoint.
-  assert _accuracy(evaluated.stdout, 'test') == _accuracy(result.stdout, 'test')
-
-  fresh = run_script('res_mnist.py', '--data_dir=' + data_dir, '--fresh',
-                     '--model_dir=' + model_dir, '--max_steps=20', *SMALL_RUN)
-  assert fresh.returncode == 0, fresh.stderr
-  assert 'Restored' not in fresh.stdout
-  assert re.findall(r'^training step (\d+),', fresh.stdout, re.M) == ['20']
+def _moved(image, rows, cols):
+  """`image` moved by whole pixels, zeros where it leaves the frame."""
+  out = np.zeros_like(image)
+  out[max(rows, 0):28 + min(rows, 0), max(cols, 0):28 + min(cols, 0)] = \
+      image[max(-rows, 0):28 - max(rows, 0), max(-cols, 0):28 - max(cols, 0)]
+  return out
 
 
-def test_eval_named_checkpoint(trained):
-  data_dir, model_dir, _ = trained
-  result = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
-                      '--checkpoint_path=%s/my_model-40' % model_dir,
-                      '--nocheck_sha256')
-  assert result.returncode == 0, result.stderr
-  assert '(step 40)' in result.stdout
+def _flips_and_moves(image, limit=2):
+  """Every mirror and whole-pixel move of `image` within `limit`."""
+  return {(flipped, rows, cols): _moved(source, rows, cols)
+          for flipped, source in ((False, image), (True, image[:, ::-1]))
+          for rows in range(-limit, limit + 1)
+          for cols in range(-limit, limit + 1)}
 
 
-def test_eval_without_checkpoint(small_data, tmp_path):
-  result = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
-                      '--model_dir=%s' % tmp_path, '--nocheck_sha256')
-  line = one_line_error(result, 'res_mnist_eval.py')
-  assert 'no checkpoint found' in line
+def test_fashion_mnist_augmentation_flips_and_moves_whole_pixels():
+  """Clothes are mirrored and moved by up to 2 whole pixels, never rotated,
+  scaled or resampled: each augmented image is one of those 50, exactly."""
+  image = np.random.RandomState(0).rand(28, 28).astype(np.float32)
+  image[:, :6] = 0  # asymmetric, so that a mirror is told apart
+  candidates = _flips_and_moves(image)
+  with tf.Graph().as_default():
+    graph = training_graph(
+        Recipe(net='lenet5', dataset='fashion_mnist', augment=True, seed=1))
+    with tf.Session() as sess:
+      out = sess.run(graph.network_input,
+                     {graph.images: np.tile(image.reshape(1, 784), (200, 1))})
+  seen = set()
+  for augmented in out.reshape(-1, 28, 28):
+    found = [key for key, value in candidates.items()
+             if np.allclose(augmented, value, atol=1e-6)]
+    assert found, 'an augmented image is not a mirror or whole-pixel move'
+    seen.update(found)
+  # Every mirror-and-move is drawn: 200 draws of 50 equally likely ones.
+  assert len(seen) >= 45, sorted(seen)
 
 
-def test_training_on_bad_data(small_data, tmp_path):
-  with open(os.path.join(small_data, 't10k-images-idx3-ubyte.gz'), 'wb') as f:
-    f.write(b'not gzip')
-  result = run_script('res_mnist.py', '--data_dir=' + small_data,
-                      '--model_dir=%s' % tmp_path, *SMALL_RUN)
-  line = one_line_error(result, 'res_mnist.py')
-  assert 't10k-images-idx3-ubyte.gz: not a readable gzip file' in line
+def test_label_smoothing_is_the_loss_against_smoothed_targets():
+  """0.1: the label gets 0.91 of the target, every other class 0.01; 0 keeps
+  the original's loss."""
+  # Large inputs, so that the logits are far from uniform at initialisation.
+  images = np.random.RandomState(0).rand(10, 784) * 30
+  labels = np.eye(10)[np.arange(10)]
+  for smoothing in (0.0, 0.1):
+    with tf.Graph().as_default():
+      graph = training_graph(
+          Recipe(net='lenet5', label_smoothing=smoothing, seed=1))
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        logits, loss = sess.run([graph.logits, graph.cross_entropy],
+                                {graph.images: images, graph.labels: labels})
+    log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    targets = labels * (1 - smoothing) + smoothing / 10
+    np.testing.assert_allclose(loss, -(targets * log_p).sum(1).mean(),
+                               rtol=1e-5)
 
 
-def test_training_on_non_mnist_is_refused_by_checksum(small_data, tmp_path):
-  result = run_script('res_mnist.py', '--data_dir=' + small_data,
-                      '--model_dir=%s' % tmp_path, '--validation_size=100')
-  line = one_line_error(result, 'res_mnist.py')
-  assert 'SHA-256' in line
+def test_cosine_schedule():
+  recipe = Recipe(lr_schedule='cosine', learning_rate=0.01, warmup_steps=10,
+                  max_steps=110)
+  with tf.Graph().as_default():
+    step = tf.placeholder(tf.int64, [])
+    rate = training.configure_learning_rate(recipe, step)
+    with tf.Session() as sess:
+      values = [sess.run(rate, {step: s}) for s in (0, 4, 9, 10, 60, 110)]
+  np.testing.assert_allclose(values, [0.001, 0.005, 0.01, 0.01, 0.005, 0.0],
+                             atol=1e-7)
 
 
-@needs_mnist
-def test_short_real_run_learns(real_run):
-  _, stdout = real_run  # 300 steps of the default recipe
-  losses = _losses(stdout)
-  assert len(losses) == 30
-  assert losses[-1] < losses[0] / 3
-  assert _accuracy(stdout, 'test') > 0.94
+def test_exponential_schedule_is_the_original():
+  with tf.Graph().as_default():
+    step = tf.placeholder(tf.int64, [])
+    rate = training.configure_learning_rate(Recipe(), step)
+    with tf.Session() as sess:
+      values = [sess.run(rate, {step: s}) for s in (0, 200, 500)]
+  np.testing.assert_allclose(values, [0.003, 0.003 * 0.97, 0.003 * 0.97 ** 2.5],
+                             rtol=1e-6)
+
+
+def test_train_op_returns_the_new_step_and_keeps_reads_consistent():
+  """GATE_NONE lets Adam update a weight while the backward pass may still
+  read it; only resource variables make that safe (the gradient then sees
+  the value the forward pass read), so every variable must be one."""
+  with tf.Graph().as_default():
+    graph = training_graph(Recipe())
+    assert {type(v).__name__ for v in tf.global_variables()} == {
+        'ResourceVariable'}
+    ops = [op.type for op in tf.get_default_graph().get_operations()]
+    assert 'VariableV2' not in ops and 'ApplyAdam' not in ops
+    images = np.random.RandomState(0).rand(10, 784)
+    labels = np.eye(10)[np.arange(10)]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      steps = [sess.run(graph.train_op, {graph.images: images,
+                                         graph.labels: labels})
+               for _ in range(3)]
+      assert steps == [1, 2, 3]
+      assert sess.run(graph.global_step) == 3
+
+
+def test_cut_out_zeroes_one_clipped_square():
+  images = np.ones((64, 784), np.float32)
+  with tf.Graph().as_default():
+    out = training.cut_out(tf.constant(images), 8, seed=1)
+    with tf.Session() as sess:
+      value = sess.run(out).reshape(64, 28, 28)
+  sizes = set()
+  for image in value:
+    rows, cols = np.nonzero(image == 0)
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    # One rectangle of zeros: 8 x 8, or less where it leaves the image.
+    assert len(rows) == height * width
+    assert 4 <= height <= 8 and 4 <= width <= 8
+    assert set(np.unique(image)) == {0.0, 1.0}
+    sizes.add((height, width))
+  assert (8, 8) in sizes and len(sizes) > 1

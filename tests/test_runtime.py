@@ -1,7 +1,13 @@
-"""--fast: what the CPU's flags and oneDNN's cap make of it (runtime.py)."""
+"""resmnist/runtime.py: the kind of CPU and what --fast makes of it, and the
+memory a training step needs."""
+import re
+
 import pytest
 
+from conftest import (MNIST_DIR, needs_mnist, one_line_error, run_script, tf,
+                      training_graph)
 from resmnist import runtime
+from resmnist.recipe import Recipe
 
 AVX2 = {'fma', 'avx', 'avx2'}
 AVX512 = AVX2 | {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'}
@@ -69,3 +75,31 @@ def test_onednn_is_on():
   import os
   assert runtime.onednn_enabled() == (
       os.environ.get('TF_ENABLE_ONEDNN_OPTS') != '0')
+
+
+def test_memory_estimate_grows_with_the_batch_and_towers():
+  with tf.Graph().as_default() as graph:
+    training_graph(Recipe())
+    small, large = (runtime.step_bytes(graph, b) for b in (100, 10000))
+  # Measured peaks (runtime.LIVE_TENSOR_SHARE): about 0.8 GB more at 1,000.
+  assert 0.05e9 < small < 0.3e9
+  assert 80 < large / small < 100
+  with tf.Graph().as_default() as graph:
+    training_graph(Recipe(towers=2))
+    assert abs(runtime.step_bytes(graph, 10000, towers=2) - large) < 0.05 * large
+
+
+@needs_mnist
+def test_step_too_big_for_memory_is_refused(tmp_path):
+  with tf.Graph().as_default() as graph:
+    training_graph(Recipe())
+    needed = runtime.step_bytes(graph, 50000)
+  available = runtime.available_bytes()
+  if available is None or available > needed:
+    pytest.skip('this machine has room for a step of 50,000 images')
+  result = run_script('res_mnist.py', '--data_dir=' + MNIST_DIR,
+                      '--model_dir=%s' % tmp_path, '--batch_size=50000')
+  line = one_line_error(result)
+  assert re.search(r'a training step of --batch_size=50000 needs about [\d.]+ '
+                   r'GB of memory, and [\d.]+ GB is available; use a smaller '
+                   r'--batch_size$', line), line

@@ -6,7 +6,7 @@ from conftest import slim, tf
 from res_mnist_inference import inference
 from resnet import res_change, res_identity
 
-# SPEC.md: the trainable variables in creation order, with their shapes.
+# The original's trainable variables in creation order, with their shapes.
 EXPECTED_VARIABLES = (
     [('Conv/weights', [3, 3, 1, 32]), ('Conv/biases', [32])]
     + [v for n in (2, 3, 4) for v in (
@@ -138,3 +138,34 @@ def test_batch_norm_variant_variables():
     assert sum(n.endswith('BatchNorm/moving_mean') for n in names) == 14
     assert not any(n.endswith('Conv/biases') for n in names)
     assert 'fc_1/biases' in names
+
+
+def test_batch_norm_eval_uses_moving_averages():
+  """In eval mode an image's logits do not depend on the rest of its batch."""
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 784])
+    logits = inference(x, batch_norm=True)
+    moving_means = [v for v in tf.global_variables() if 'moving_mean' in v.name]
+    images = np.random.RandomState(0).rand(6, 784)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      alone = sess.run(logits, {x: images[:1]})
+      together = sess.run(logits, {x: images})[:1]
+      np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-5)
+      sess.run([v.assign(v + 0.5) for v in moving_means])
+      assert not np.allclose(sess.run(logits, {x: images[:1]}), alone)
+
+
+def test_batch_norm_training_uses_batch_statistics():
+  """In training mode the stem's batch norm centres each channel on the batch."""
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 784])
+    inference(x, is_training=True, batch_norm=True)
+    normalized = tf.get_default_graph().get_tensor_by_name(
+        'Conv/BatchNorm/FusedBatchNormV3:0')
+    images = np.random.RandomState(0).rand(6, 784) * 5 + 3
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      value = sess.run(normalized, {x: images})
+  np.testing.assert_allclose(value.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+  np.testing.assert_allclose(value.var(axis=(0, 1, 2)), 1, atol=0.05)

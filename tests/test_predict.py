@@ -1,33 +1,19 @@
-"""res_mnist_predict.py on digits the tests draw; the SavedModel round trip."""
+"""res_mnist_predict.py on digits and numbers the tests draw, and its bad
+input."""
 import glob
 import os
 import re
 import shutil
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, needs_mnist, run_script, tf
-from resmnist import input_data
+from conftest import (MNIST_DIR, encode_image, needs_mnist, one_line_error,
+                      run_script, tf)
 from res_mnist_inference import inference
-
-
-def _encode(image, kind):
-  """uint8 [H, W, 3] -> bytes of a PNG, JPEG or (24-bit) BMP file."""
-  if kind == 'bmp':
-    height, width, _ = image.shape
-    row = (width * 3 + 3) // 4 * 4
-    pixels = b''.join(image[y, :, ::-1].tobytes().ljust(row, b'\0')
-                      for y in range(height - 1, -1, -1))
-    return (b'BM' + struct.pack('<IHHI', 54 + len(pixels), 0, 0, 54)
-            + struct.pack('<IiiHHIIiiII', 40, width, height, 1, 24, 0,
-                          len(pixels), 2835, 2835, 0, 0) + pixels)
-  with tf.Graph().as_default(), tf.Session() as sess:
-    encode = tf.io.encode_png if kind == 'png' else tf.io.encode_jpeg
-    return sess.run(encode(tf.constant(image)))
+from resmnist import input_data
+from test_photo import _number, _photo
 
 
 def _draw(digit, index):
@@ -64,7 +50,7 @@ def test_predict_drawn_digits_like_the_originals(real_run, tmp_path):
   for i, image in enumerate(images):
     kind = ('png', 'jpeg', 'bmp')[i % 3]
     path = tmp_path / ('digit%02d.%s' % (i, kind))
-    path.write_bytes(_encode(_draw(image, i), kind))
+    path.write_bytes(encode_image(_draw(image, i), kind))
     paths.append(str(path))
   seen_dir = tmp_path / 'seen'
   # --min_confidence=0: every answer a digit, never "?" (unsure).
@@ -87,10 +73,10 @@ def test_predict_bad_files(small_model, tmp_path):
   good = tmp_path / 'good.png'
   image = np.full((50, 40, 3), 255, np.uint8)
   image[10:40, 18:23] = 0  # a dark vertical bar: a 1
-  good.write_bytes(_encode(image, 'png'))
+  good.write_bytes(encode_image(image, 'png'))
   (tmp_path / 'text.png').write_text('not an image at all')
   (tmp_path / 'empty.jpg').write_bytes(b'')
-  (tmp_path / 'blank.png').write_bytes(_encode(np.full((30, 30, 3), 200, np.uint8), 'png'))
+  (tmp_path / 'blank.png').write_bytes(encode_image(np.full((30, 30, 3), 200, np.uint8), 'png'))
   (tmp_path / 'cut.png').write_bytes(good.read_bytes()[:60])
   os.mkdir(tmp_path / 'folder.png')
   names = ['text.png', 'good.png', 'empty.jpg', 'blank.png', 'cut.png',
@@ -136,7 +122,7 @@ def test_corrupt_checkpoint_is_one_line(small_model, tmp_path, script):
   image = tmp_path / 'one.png'
   pixels = np.full((28, 28, 3), 255, np.uint8)
   pixels[4:24, 12:16] = 0
-  image.write_bytes(_encode(pixels, 'png'))
+  image.write_bytes(encode_image(pixels, 'png'))
   export_dir = tmp_path / 'export'
   result = run_script(script, '--model_dir=' + model_dir,
                       '--export_dir=%s' % export_dir if 'export' in script
@@ -150,47 +136,61 @@ def test_corrupt_checkpoint_is_one_line(small_model, tmp_path, script):
   assert not export_dir.exists() or not os.listdir(export_dir)
 
 
-LOAD_IN_TF2 = '''
-import json, sys
-import numpy as np
-import tensorflow as tf
-model = tf.saved_model.load(sys.argv[1])
-images = np.load(sys.argv[2])
-flat = model.signatures['serving_default'](images=tf.constant(images))
-square = model.signatures['images_28x28'](
-    images_28x28=tf.constant(images.reshape(-1, 28, 28, 1)))
-print(json.dumps({'classes': flat['classes'].numpy().tolist(),
-                  'square': square['classes'].numpy().tolist(),
-                  'probabilities': flat['probabilities'].numpy().tolist()}))
-'''
+def test_predict_numbers_and_bad_files(small_model, tmp_path):
+  one = tmp_path / 'one.png'
+  one.write_bytes(encode_image(_photo(_number('1', 40, 0)[0]), 'png'))
+  number = tmp_path / 'number.jpg'
+  number_ink, _ = _number('704', 40, 0.3)
+  number.write_bytes(encode_image(_photo(number_ink, 'all', (0.97, 0.93, 0.8),
+                                    noise=0.02), 'jpeg'))
+  (tmp_path / 'text.png').write_text('not an image at all')
+  (tmp_path / 'empty.jpg').write_bytes(b'')
+  (tmp_path / 'cut.png').write_bytes(one.read_bytes()[:60])
+  names = ['empty.jpg', 'one.png', 'text.png', 'number.jpg', 'cut.png']
+  seen = tmp_path / 'seen'
+  result = run_script('res_mnist_predict.py', '--model_dir=' + small_model,
+                      '--show_dir=%s' % seen, '--min_confidence=0',
+                      *[str(tmp_path / n) for n in names])
+  assert result.returncode == 1
+  lines = result.stdout.splitlines()
+  # One digit: today's format; a number: each digit's probability.
+  assert re.match(r'^%s: \d  \(\d: [\d.]+%%, \d: [\d.]+%%, \d: [\d.]+%%\)$'
+                  % re.escape(str(one)), lines[0]), lines
+  assert re.match(r'^%s: \d{3}  \(\d: [\d.]+%%, \d: [\d.]+%%, \d: [\d.]+%%\)$'
+                  % re.escape(str(number)), lines[1]), lines
+  assert len(lines) == 2
+  errors = result.stderr.strip().splitlines()
+  assert [e.split(': ')[2] for e in errors] == [
+      str(tmp_path / n) for n in ('empty.jpg', 'text.png', 'cut.png')]
+  assert all(e.startswith('res_mnist_predict.py: error: ') for e in errors)
+  assert sorted(os.listdir(seen)) == [
+      'number-1.png', 'number-2.png', 'number-3.png', 'number-boxes.png',
+      'one-boxes.png', 'one.png']
+  assert _png_size(seen / 'number-2.png') == (28, 28)
+  assert _png_size(seen / 'number-boxes.png') == (number_ink.shape[1],
+                                                  number_ink.shape[0])
 
 
-def test_export_round_trip_in_plain_tf2(small_model, tmp_path):
-  import json
-  export_dir = str(tmp_path / 'export')
-  result = run_script('res_mnist_export.py', '--model_dir=' + small_model,
-                      '--export_dir=' + export_dir)
-  assert result.returncode == 0, result.stderr
-  assert os.listdir(export_dir) == ['20']  # versioned by global step
-  images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
-  np.save(tmp_path / 'images.npy', images)
-  loaded = subprocess.run(
-      [sys.executable, '-c', LOAD_IN_TF2, os.path.join(export_dir, '20'),
-       str(tmp_path / 'images.npy')], capture_output=True, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), timeout=300)
-  assert loaded.returncode == 0, loaded.stderr
-  out = json.loads(loaded.stdout.strip().splitlines()[-1])
-  with tf.Graph().as_default() as graph:
-    x = tf.placeholder(tf.float32, [None, 784])
-    probabilities = tf.nn.softmax(inference(x))
-    saver = tf.train.Saver()
-    with tf.Session(graph=graph) as sess:
-      saver.restore(sess, tf.train.latest_checkpoint(small_model))
-      expected = sess.run(probabilities, {x: images})
-  np.testing.assert_allclose(out['probabilities'], expected, rtol=1e-4, atol=1e-5)
-  assert out['classes'] == expected.argmax(1).tolist() == out['square']
+def test_unsure_digits_are_question_marks():
+  from res_mnist_predict import answer
+  names = [str(d) for d in range(10)]
+  sure = np.array([0.02, 0.05, 0, 0, 0, 0, 0, 0.91, 0.01, 0.01])
+  unsure = np.array([0.03, 0.03, 0.45, 0.3, 0.1, 0.03, 0.03, 0.03, 0, 0])
+  assert answer(sure[None], names, 0.7) == '7  (7: 91.0%, 1: 5.0%, 0: 2.0%)'
+  assert answer(unsure[None], names, 0.7) == (
+      '? unsure  (2: 45.0%, 3: 30.0%, 4: 10.0%)')
+  assert answer(unsure[None], names, 0.4) == '2  (2: 45.0%, 3: 30.0%, 4: 10.0%)'
+  assert answer(np.stack([sure, unsure, sure]), names, 0.7) == (
+      '7?7 unsure  (7: 91.0%, ?: 2 45.0% or 3 30.0% or 4 10.0%, 7: 91.0%)')
 
-  again = run_script('res_mnist_export.py', '--model_dir=' + small_model,
-                     '--export_dir=' + export_dir)
-  assert again.returncode == 1
-  assert 'already exists' in again.stderr
+
+def test_predict_bad_confidence_flag(tmp_path):
+  line = one_line_error(run_script('res_mnist_predict.py', '--min_confidence=2',
+                                   str(tmp_path / 'x.png')),
+                        script='res_mnist_predict.py')
+  assert '--min_confidence' in line
+
+
+def _png_size(path):
+  with open(path, 'rb') as f:
+    return struct.unpack('>II', f.read(24)[16:24])  # IHDR width, height

@@ -1,15 +1,10 @@
-"""Photos of paper: the page cleaned (resmnist/photo.py), numbers split into
-digits, and res_mnist_predict.py's output for them, on images drawn here."""
-import os
-import re
-import struct
-
+"""resmnist/photo.py on images drawn here: the page cleaned, numbers split
+into digits."""
 import numpy as np
 import pytest
 
-from conftest import one_line_error, run_script
+from conftest import encode_image
 from resmnist import photo
-from test_predict_export import _encode
 
 # Digits as pen strokes, in a box of height 1 and width 0.7: line segments
 # (y0, x0, y1, x1), and for the 0 an ellipse.
@@ -161,7 +156,7 @@ def test_noise_and_shadow_alone_are_blank(reader):
   image = _photo(np.zeros((120, 160), np.float32), 'all', (0.9, 0.9, 0.85),
                  noise=0.04)
   with pytest.raises(photo.ImageError, match='no digit found'):
-    reader.read(_encode(image, 'png'), _narrow_only)
+    reader.read(encode_image(image, 'png'), _narrow_only)
 
 
 def test_components_are_8_connected():
@@ -185,7 +180,7 @@ def test_components_are_8_connected():
 def test_numbers_split_into_their_digits(reader, digits, height, gap):
   ink, spans = _number(digits, height, gap)
   image = _photo(ink, 'all', (0.97, 0.93, 0.8), (0.1, 0.1, 0.4), noise=0.02)
-  page = reader.read(_encode(image, 'png'), _narrow_only)
+  page = reader.read(encode_image(image, 'png'), _narrow_only)
   assert len(page.digits) == len(digits)
   for (top, left, bottom, right), (span_left, span_right) in zip(page.boxes,
                                                                  spans):
@@ -212,7 +207,7 @@ def test_broken_and_touching_digits(reader, digits, gap, classify):
     middle = int(round((left + right) / 2))
     ink[:int(0.3 * ink.shape[0]), middle - 6:middle - 3] = 0
     ink[int(0.7 * ink.shape[0]):, middle + 3:middle + 6] = 0
-  page = reader.read(_encode(_photo(ink, 'gradient'), 'png'), classify)
+  page = reader.read(encode_image(_photo(ink, 'gradient'), 'png'), classify)
   assert len(page.digits) == len(digits), page.boxes
   for (top, left, bottom, right), (span_left, span_right) in zip(page.boxes,
                                                                  spans):
@@ -221,68 +216,11 @@ def test_broken_and_touching_digits(reader, digits, gap, classify):
 
 def test_large_photo_is_scaled_down(reader):
   ink, _ = _number('21', 300, 0.3, margin=360)
-  page = reader.read(_encode(_photo(ink, 'gradient'), 'jpeg'), _narrow_only)
+  page = reader.read(encode_image(_photo(ink, 'gradient'), 'jpeg'), _narrow_only)
   assert min(page.ink.shape) == photo.LARGEST
   assert len(page.digits) == 2
 
 
 # --- res_mnist_predict.py --------------------------------------------------
 
-def _png_size(path):
-  with open(path, 'rb') as f:
-    return struct.unpack('>II', f.read(24)[16:24])  # IHDR width, height
 
-
-def test_predict_numbers_and_bad_files(small_model, tmp_path):
-  one = tmp_path / 'one.png'
-  one.write_bytes(_encode(_photo(_number('1', 40, 0)[0]), 'png'))
-  number = tmp_path / 'number.jpg'
-  number_ink, _ = _number('704', 40, 0.3)
-  number.write_bytes(_encode(_photo(number_ink, 'all', (0.97, 0.93, 0.8),
-                                    noise=0.02), 'jpeg'))
-  (tmp_path / 'text.png').write_text('not an image at all')
-  (tmp_path / 'empty.jpg').write_bytes(b'')
-  (tmp_path / 'cut.png').write_bytes(one.read_bytes()[:60])
-  names = ['empty.jpg', 'one.png', 'text.png', 'number.jpg', 'cut.png']
-  seen = tmp_path / 'seen'
-  result = run_script('res_mnist_predict.py', '--model_dir=' + small_model,
-                      '--show_dir=%s' % seen, '--min_confidence=0',
-                      *[str(tmp_path / n) for n in names])
-  assert result.returncode == 1
-  lines = result.stdout.splitlines()
-  # One digit: today's format; a number: each digit's probability.
-  assert re.match(r'^%s: \d  \(\d: [\d.]+%%, \d: [\d.]+%%, \d: [\d.]+%%\)$'
-                  % re.escape(str(one)), lines[0]), lines
-  assert re.match(r'^%s: \d{3}  \(\d: [\d.]+%%, \d: [\d.]+%%, \d: [\d.]+%%\)$'
-                  % re.escape(str(number)), lines[1]), lines
-  assert len(lines) == 2
-  errors = result.stderr.strip().splitlines()
-  assert [e.split(': ')[2] for e in errors] == [
-      str(tmp_path / n) for n in ('empty.jpg', 'text.png', 'cut.png')]
-  assert all(e.startswith('res_mnist_predict.py: error: ') for e in errors)
-  assert sorted(os.listdir(seen)) == [
-      'number-1.png', 'number-2.png', 'number-3.png', 'number-boxes.png',
-      'one-boxes.png', 'one.png']
-  assert _png_size(seen / 'number-2.png') == (28, 28)
-  assert _png_size(seen / 'number-boxes.png') == (number_ink.shape[1],
-                                                  number_ink.shape[0])
-
-
-def test_unsure_digits_are_question_marks():
-  from res_mnist_predict import answer
-  names = [str(d) for d in range(10)]
-  sure = np.array([0.02, 0.05, 0, 0, 0, 0, 0, 0.91, 0.01, 0.01])
-  unsure = np.array([0.03, 0.03, 0.45, 0.3, 0.1, 0.03, 0.03, 0.03, 0, 0])
-  assert answer(sure[None], names, 0.7) == '7  (7: 91.0%, 1: 5.0%, 0: 2.0%)'
-  assert answer(unsure[None], names, 0.7) == (
-      '? unsure  (2: 45.0%, 3: 30.0%, 4: 10.0%)')
-  assert answer(unsure[None], names, 0.4) == '2  (2: 45.0%, 3: 30.0%, 4: 10.0%)'
-  assert answer(np.stack([sure, unsure, sure]), names, 0.7) == (
-      '7?7 unsure  (7: 91.0%, ?: 2 45.0% or 3 30.0% or 4 10.0%, 7: 91.0%)')
-
-
-def test_predict_bad_confidence_flag(tmp_path):
-  line = one_line_error(run_script('res_mnist_predict.py', '--min_confidence=2',
-                                   str(tmp_path / 'x.png')),
-                        script='res_mnist_predict.py')
-  assert '--min_confidence' in line

@@ -1,0 +1,139 @@
+"""The package's shape: imports point one way, short library functions,
+importing is harmless, and the docs' size and words."""
+import ast
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPTS = {os.path.splitext(os.path.basename(p))[0]
+           for p in glob.glob(os.path.join(ROOT, 'res_mnist*.py'))} - {
+               'res_mnist_inference'}
+NETWORKS = {'nets', 'resnet', 'res_mnist_inference'}
+
+
+def _tree(path):
+  with open(path) as f:
+    return ast.parse(f.read(), path)
+
+
+def _imports(path):
+  """The top-level names of the modules `path` imports, anywhere in it."""
+  names = set()
+  for node in ast.walk(_tree(path)):
+    if isinstance(node, ast.Import):
+      names.update(alias.name.split('.')[0] for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+      names.add(node.module.split('.')[0])
+  return names
+
+
+def _files(*patterns):
+  return sorted(p for pattern in patterns
+                for p in glob.glob(os.path.join(ROOT, pattern)))
+
+
+def test_the_library_imports_no_network_and_no_script():
+  for path in _files('resmnist/*.py'):
+    imported = _imports(path)
+    assert not imported & NETWORKS, (path, imported & NETWORKS)
+    assert not imported & SCRIPTS, (path, imported & SCRIPTS)
+
+
+def test_the_networks_import_only_the_library_and_libraries():
+  for path in _files('nets/*.py', 'resnet.py', 'res_mnist_inference.py'):
+    assert not _imports(path) & SCRIPTS, path
+
+
+def test_no_bench_tool_imports_a_script():
+  for path in _files('bench/*.py'):
+    assert not _imports(path) & SCRIPTS, path
+
+
+def test_no_library_function_is_over_60_lines():
+  for path in _files('resmnist/*.py'):
+    for node in ast.walk(_tree(path)):
+      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        lines = node.end_lineno - node.lineno + 1
+        assert lines <= 60, '%s: %s is %d lines' % (path, node.name, lines)
+
+
+def test_only_the_library_builds_the_training_session():
+  for path in _files('res_mnist*.py', 'bench/*.py'):
+    for node in ast.walk(_tree(path)):
+      if isinstance(node, ast.Attribute):
+        assert node.attr not in ('MonitoredSession',
+                                 'MonitoredTrainingSession'), path
+
+
+def test_importing_changes_nothing_in_the_process():
+  program = '''
+import logging, os, sys
+sys.path.insert(0, %r)
+import tensorflow as tf
+level, environ = tf.get_logger().level, dict(os.environ)
+import res_mnist_inference
+from nets import nets_factory
+from resmnist import cli, loader, photo, trainer
+assert dict(os.environ) == environ, set(os.environ.items()) ^ set(environ.items())
+assert tf.get_logger().level == level, (tf.get_logger().level, level)
+print('unchanged')
+''' % ROOT
+  env = {k: v for k, v in os.environ.items()
+         if not k.startswith(('TF_CPP_MIN_LOG_LEVEL', 'TF_ENABLE_ONEDNN'))}
+  result = subprocess.run([sys.executable, '-c', program], env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip() == 'unchanged'
+
+
+def _project_text_files():
+  listed = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True,
+                          text=True)
+  if listed.returncode:
+    pytest.skip('not a git checkout')
+  return [os.path.join(ROOT, p) for p in listed.stdout.split()
+          if p.endswith(('.py', '.md', '.txt', '.ini', '.run')) or
+          p == '.ci/run']
+
+
+# Built from pieces so that this file does not match itself.
+HISTORY = re.compile('|'.join([
+    r'\bsessions? [0-9]', r'\bthe ' + 'issue\b', r'\bissue' + "'s",
+    r'scratch ' + 'edit', r'\b[Rr]uns? [A-E]\b', r'until ' + 'commit',
+    r'\b(ZOO|SPEC|STYLE|REVIEW)' + r'\.md']))
+
+
+def test_the_project_speaks_of_itself_only():
+  for path in _project_text_files():
+    with open(path, errors='replace') as f:
+      for number, line in enumerate(f, 1):
+        assert not HISTORY.search(line), '%s:%d: %s' % (path, number, line)
+
+
+def test_the_docs_are_short():
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    assert len(f.readlines()) <= 150
+  total = 0
+  for path in _files('docs/*.md'):
+    with open(path) as f:
+      lines = len(f.readlines())
+    assert lines <= 350, (path, lines)
+    total += lines
+  assert total <= 1400, total
+
+
+def test_graph_modules_read_no_flags():
+  """Flags are read in the scripts' main only; the library takes values."""
+  for path in glob.glob(os.path.join(ROOT, 'resmnist', '*.py')) + [
+      os.path.join(ROOT, 'res_mnist_inference.py'),
+      os.path.join(ROOT, 'resnet.py')]:
+    if path.endswith('cli.py'):
+      continue  # it parses them, for every script
+    with open(path) as f:
+      assert 'FLAGS' not in f.read(), path

@@ -1,0 +1,118 @@
+"""Every code example of the README and docs/: the Python ones run as
+written, and every documented command's flags parse in its script."""
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from conftest import (HAVE_MNIST, MNIST_DIR, NO_MNIST, ROOT, run_script,
+                      write_dataset)
+
+PAGES = ['README.md'] + sorted(
+    os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'docs',
+                                                             '*.md')))
+
+
+def _blocks(languages):
+  """(page, text) of each fenced block in one of `languages`."""
+  for page in PAGES:
+    with open(os.path.join(ROOT, page)) as f:
+      text = f.read()
+    for match in re.finditer(r'^```(\w*)\n(.*?)^```', text, re.M | re.S):
+      if match.group(1) in languages:
+        yield page, match.group(2)
+
+
+PYTHON_BLOCKS = list(_blocks(('python',)))
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  """A directory as the docs assume it after a run: model/ (at step 500,
+  as the default run's), export/500, and MNIST_data/ when it is here."""
+  directory = tmp_path_factory.mktemp('docs')
+  data = write_dataset(str(directory / 'synthetic'))
+  trained = run_script('res_mnist.py', '--net=lenet5', '--max_steps=500',
+                       '--batch_size=20', '--data_dir=' + data,
+                       '--nocheck_sha256', '--validation_size=100',
+                       '--save_every=500', '--log_every=500', '--seed=1',
+                       cwd=str(directory))
+  assert trained.returncode == 0, trained.stderr
+  exported = run_script('res_mnist_export.py', cwd=str(directory))
+  assert exported.returncode == 0, exported.stderr
+  if HAVE_MNIST:
+    os.symlink(MNIST_DIR, str(directory / 'MNIST_data'))
+  return str(directory)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('page,code', PYTHON_BLOCKS,
+                         ids=['%s-%d' % (page, i) for i, (page, _) in
+                              enumerate(PYTHON_BLOCKS)])
+def test_python_examples_run_as_written(workdir, page, code):
+  if 'MNIST_data' in code and not HAVE_MNIST:
+    pytest.skip(NO_MNIST)
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  result = subprocess.run([sys.executable, '-c', code], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, (page, code, result.stderr[-3000:])
+
+
+def _commands():
+  """{script: [argv, ...]} of every `python SCRIPT ...` line of the docs'
+  shell blocks, with their placeholders filled in."""
+  commands = {}
+  for page, text in _blocks(('sh', 'bash')):
+    for line in text.replace('\\\n', ' ').splitlines():
+      match = re.search(r'\bpython (\S+\.py)(.*)', line.split('  #')[0])
+      if not match:
+        continue
+      # `[--flag]` is optional; S, $s and FILE stand for a seed or a name.
+      args = re.sub(r'\[(--\S+?)\]', r'\1', match.group(2))
+      args = re.sub(r'=(S|\$s)\b', '=1', args).replace('FILE', 'out.md')
+      commands.setdefault(match.group(1), []).append(shlex.split(args))
+  return commands
+
+
+COMMANDS = _commands()
+# The launcher passes every flag that is not its own on to res_mnist.py.
+LAUNCHER_FLAGS = ('--workers', '--ps', '--stop_timeout_secs')
+
+CHECK = '''
+import json, runpy, sys
+sys.path.insert(0, %(root)r)
+sys.argv = [%(script)r]
+from absl import flags
+runpy.run_path(%(script)r, run_name='docs_check')
+bad = []
+for argv in json.loads(%(commands)r):
+  flags.FLAGS.unparse_flags()
+  try:
+    flags.FLAGS([%(script)r] + argv)
+  except flags.Error as e:
+    bad.append('%%s: %%s' %% (' '.join(argv), e))
+print(json.dumps(bad))
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('script', sorted(COMMANDS))
+def test_documented_commands_parse(script):
+  commands = COMMANDS[script]
+  if script == 'res_mnist_cluster.py':
+    commands = [[a for a in argv if a.split('=')[0] not in LAUNCHER_FLAGS]
+                for argv in commands]
+    script = 'res_mnist.py'
+  path = os.path.join(ROOT, script)
+  assert os.path.exists(path), script
+  program = CHECK % dict(root=ROOT, script=path,
+                         commands=json.dumps(commands))
+  result = subprocess.run([sys.executable, '-c', program], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads(result.stdout.strip().splitlines()[-1]) == []
