@@ -10,7 +10,8 @@
 
 `classify` is the network: float32 `[N, 28, 28]` -> probabilities `[N, 10]`.
 res_mnist_predict.py and bench/photo_digits.py read images with it. The
-steps, each a numpy function that the tests call directly:
+steps, each a function of numpy and scipy.ndimage (whose filters and
+labelling do the pixel work) that the tests call directly:
 
 1. `grey`: colour to grey, transparent pixels as white paper. (`Reader.read`
    then scales an image over 1000 pixels on its shorter side down to that.)
@@ -38,10 +39,10 @@ steps, each a numpy function that the tests call directly:
 """
 import collections
 import itertools
-import math
 
 from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
+from scipy import ndimage
 import tensorflow.compat.v1 as tf
 
 from resmnist import errors
@@ -87,34 +88,10 @@ def grey(image):
   return (colour * alpha + (1.0 - alpha))[:, :, 0]
 
 
-def _running(extreme, image, window):
-  """`extreme` (np.minimum or np.maximum) over a centred square window.
-
-  Van Herk and Gil-Werman's way: within blocks of `window` rows, running
-  extremes forwards and backwards; each window spans two blocks, so two
-  look-ups give it, whatever its size. Edge pixels are repeated outward.
-  """
-  for _ in range(2):  # rows, then columns (transposed)
-    n = image.shape[0]
-    blocks = math.ceil((n + window - 1) / window)
-    padded = np.pad(image, ((window // 2, blocks * window - n - window // 2),
-                            (0, 0)), mode='edge')
-    padded = padded.reshape(blocks, window, -1)
-    forward = extreme.accumulate(padded, axis=1).reshape(blocks * window, -1)
-    backward = extreme.accumulate(padded[:, ::-1], axis=1)[:, ::-1].reshape(
-        blocks * window, -1)
-    image = extreme(backward[:n], forward[window - 1:window - 1 + n]).T
-  return image
-
-
 def _box_blur(image, size):
-  """The mean over a centred `size` x `size` window (edges repeated)."""
-  for _ in range(2):  # rows, then columns (transposed)
-    padded = np.pad(image, ((size // 2 + 1, (size - 1) // 2), (0, 0)),
-                    mode='edge')
-    sums = np.cumsum(padded, axis=0, dtype=np.float64)
-    image = ((sums[size:] - sums[:-size]) / size).astype(np.float32).T
-  return image
+  """The mean over a centred `size` x `size` window (edges repeated),
+  float32."""
+  return ndimage.uniform_filter(image, size, output=np.float32, mode='nearest')
 
 
 def _opening(image, window):
@@ -131,7 +108,12 @@ def _opening(image, window):
   padded = np.pad(image, window, mode='reflect', reflect_type='odd').clip(
       image.min(), image.max())
   blurred = _box_blur(padded, max(1, window // 8))
-  opened = _running(np.maximum, _running(np.minimum, blurred, window), window)
+  # Both over the same window: ndimage.grey_opening mirrors the maximum's,
+  # which for an even window moves the paper by a pixel from the one that
+  # bench/photo_digits.py's figures were measured with.
+  opened = ndimage.maximum_filter(
+      ndimage.minimum_filter(blurred, window, mode='nearest'), window,
+      mode='nearest')
   return opened[window:-window, window:-window]
 
 
@@ -215,56 +197,22 @@ def remove_paper(grey_image, flat=False):
 def components(mask):
   """The 8-connected components of a boolean `[H, W]` mask.
 
-  Runs of pixels in each row are joined to the runs they touch in the row
-  above, with a union-find over runs (numpy has no labelling of its own).
-
   Returns:
-    labels: int32 `[H, W]`, 0 off the mask, k on the k-th component (1...).
+    labels: int32 `[H, W]`, 0 off the mask, k on the k-th component (1...),
+      in the order of their last pixels (row by row, left to right).
     boxes: int `[K + 1, 4]`, (top, left, bottom, right) of each, ends
       exclusive; row 0 is unused.
   """
-  height, width = mask.shape
-  padded = np.zeros((height, width + 2), np.int8)
-  padded[:, 1:-1] = mask
-  steps = np.diff(padded, axis=1)
-  rows, starts = np.nonzero(steps == 1)
-  ends = np.nonzero(steps == -1)[1]  # same row-major order as the starts
-  parent = list(range(len(starts)))
-
-  def root(i):
-    while parent[i] != i:
-      parent[i] = parent[parent[i]]
-      i = parent[i]
-    return i
-
-  row_start = np.searchsorted(rows, np.arange(height + 1))
-  for row in range(1, height):
-    above, below = row_start[row - 1], row_start[row]
-    above_end, below_end = below, row_start[row + 1]
-    while above < above_end and below < below_end:
-      # Runs [start, end) touch, diagonally too, if each starts no later
-      # than the column after the other ends.
-      if starts[above] <= ends[below] and starts[below] <= ends[above]:
-        parent[root(above)] = root(below)
-      if ends[above] < ends[below]:
-        above += 1
-      else:
-        below += 1
-  roots = np.array([root(i) for i in range(len(starts))], np.int64)
-  label_of_root = np.zeros(len(starts), np.int32)
-  unique_roots = np.unique(roots)
-  label_of_root[unique_roots] = np.arange(1, len(unique_roots) + 1)
-  run_labels = label_of_root[roots]
-  labels = np.zeros((height, width), np.int32)
-  for row, start, end, label in zip(rows, starts, ends, run_labels):
-    labels[row, start:end] = label
-  boxes = np.zeros((len(unique_roots) + 1, 4), np.int64)
-  boxes[:, :2] = np.iinfo(np.int64).max
-  np.minimum.at(boxes[:, 0], run_labels, rows)
-  np.minimum.at(boxes[:, 1], run_labels, starts)
-  np.maximum.at(boxes[:, 2], run_labels, rows + 1)
-  np.maximum.at(boxes[:, 3], run_labels, ends)
-  boxes[0] = 0
+  # ndimage numbers components by their first pixels; numbering them upside
+  # down puts them in the order of their last. Where `find_pieces` could
+  # join a piece to either of two others, the order decides, and this is
+  # the one its readings (bench/photo_digits.py) were measured with.
+  upside_down, count = ndimage.label(mask[::-1, ::-1], np.ones((3, 3), int))
+  renumbered = np.concatenate([[0], np.arange(count, 0, -1)]).astype(np.int32)
+  labels = renumbered[upside_down[::-1, ::-1]]
+  boxes = np.zeros((count + 1, 4), np.int64)
+  for k, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
+    boxes[k] = rows.start, cols.start, rows.stop, cols.stop
   return labels, boxes
 
 
@@ -283,6 +231,143 @@ def _cut_columns(ink, left, right, parts):
     cuts.append(left + candidates[np.lexsort(
         (np.abs(candidates - expected), columns[lo:hi + 1]))[0]])
   return [left] + cuts + [right]
+
+
+def _span(boxes, piece):
+  """The box (top, left, bottom, right) of the components `piece`."""
+  return (boxes[piece, 0].min(), boxes[piece, 1].min(),
+          boxes[piece, 2].max(), boxes[piece, 3].max())
+
+
+def _height(boxes, piece):
+  top, _, bottom, _ = _span(boxes, piece)
+  return bottom - top
+
+
+def _width(boxes, piece):
+  _, left, _, right = _span(boxes, piece)
+  return right - left
+
+
+def _gap(boxes, a, b):
+  """Between two pieces in x; negative if they overlap."""
+  _, left_a, _, right_a = _span(boxes, a)
+  _, left_b, _, right_b = _span(boxes, b)
+  return max(left_b - right_a, left_a - right_b)
+
+
+def _inked_pieces(ink, labels, boxes):
+  """The components that may be digits' strokes, each a piece `[label]`."""
+  areas = np.bincount(labels.ravel(), minlength=len(boxes))
+  areas[0] = 0
+  darkest = np.zeros(len(boxes))
+  darkest[1:] = ndimage.maximum(ink, labels, np.arange(1, len(boxes)))
+  # Not specks, and not the edge of a shadow where it meets the image's
+  # edge: that is never as dark as ink.
+  edge = ((boxes[:, 0] == 0) | (boxes[:, 1] == 0) |
+          (boxes[:, 2] == ink.shape[0]) | (boxes[:, 3] == ink.shape[1]))
+  return [[i] for i in np.nonzero((areas >= SPECK * areas.max()) & ~(
+      edge & (darkest < SHADOW_EDGE)))[0]]
+
+
+def _join_overlapping(boxes, pieces):
+  """`pieces`, those that overlap in x much joined (in place): a stroke
+  broken by the pen, or drawn apart (a 4's two strokes), is one digit."""
+  joined = True
+  while joined:
+    joined = False
+    for a, b in itertools.combinations(range(len(pieces)), 2):
+      if -_gap(boxes, pieces[a], pieces[b]) >= SAME_DIGIT_OVERLAP * min(
+          _width(boxes, pieces[a]), _width(boxes, pieces[b])):
+        pieces[a] += pieces.pop(b)
+        joined = True
+        break
+  return pieces
+
+
+def _piece_cuts(own, left, right, tallest):
+  """Where to cut a piece, its ink `own` in columns [left, right) of its
+  rows: [left, right] if it is no wider than a digit."""
+  height = own.shape[0]
+  if (right - left <= WIDE * height
+      or height < SHORT_PART * tallest):  # a 5's long cap
+    return [left, right]
+  # Maybe touching digits: cut where the ink is least into as many digits
+  # as fit, and into one more (`Reader.read` keeps the cuts that read best).
+  reference = max(tallest, height)
+  fit = max(2, int((right - left) / (DIGIT_ASPECT * reference)))
+  cuts = [left]
+  for cut in sorted(set(_cut_columns(own, left, right, fit)[1:-1]
+                        + _cut_columns(own, left, right, fit + 1)[1:-1])):
+    if min(cut - cuts[-1], right - cut) >= NEAR * reference:
+      cuts.append(cut)
+  return cuts + [right]
+
+
+def _parts(ink, labels, boxes, pieces, tallest):
+  """The parts of `pieces`, left to right: each piece, or the parts a piece
+  wider than a digit is cut into.
+
+  Returns:
+    found: (box, label ids) of each part, its box around its own ink.
+    first: for each part, the index in `found` of its piece's first part.
+  """
+  found, first = [], []
+  for piece in sorted(pieces, key=lambda p: _span(boxes, p)[1]):
+    top, left, bottom, right = _span(boxes, piece)
+    own = np.isin(labels[top:bottom], piece) * ink[top:bottom]
+    cuts = _piece_cuts(own, left, right, tallest)
+    start_of_piece = len(found)
+    for start, end in zip(cuts[:-1], cuts[1:]):
+      rows = np.nonzero((own[:, start:end] > STROKE_THRESHOLD).any(axis=1))[0]
+      if len(rows):
+        found.append(((top + rows[0], start, top + rows[-1] + 1, end), piece))
+        first.append(start_of_piece)
+  return found, first
+
+
+def _joinable(found, first, tallest):
+  """Whether each part and the next may be parts of one digit: the parts of
+  a cut piece; pieces that overlap in x (the halves of a broken 0); a short
+  piece and one near it (a 5 and its cap)."""
+  joinable = []
+  for (a, _), (b, _), first_a, first_b in zip(found, found[1:], first,
+                                              first[1:]):
+    joinable.append(first_a == first_b or b[1] < a[3] or (
+        min(a[2] - a[0], b[2] - b[0]) < SHORT_PART * tallest
+        and b[1] - a[3] <= NEAR * tallest))
+  return joinable
+
+
+def _runs(found, first, tallest, lone):
+  """Which runs of neighbouring parts may be one digit: joinable parts, of
+  up to `MOST_PIECES` pieces, no wider than a digit (MNIST's digits are no
+  wider than their box, and the tallest digits are as tall as the box; a
+  `lone` piece, no wider than the widest digits for its height), and not
+  just a short part of one. A part left in no such run is read alone, as a
+  last resort. Each run has a cost, against the log probability of the
+  network's reading: (start, end, cost) of each run `found[start:end]`."""
+  joinable = _joinable(found, first, tallest)
+  runs = []
+  for end in range(1, len(found) + 1):
+    for start in range(end - 1, -1, -1):
+      if (len(set(first[start:end])) > MOST_PIECES or
+          start < end - 1 and not joinable[start]):
+        break
+      run = [box for box, _ in found[start:end]]
+      run_width = max(b[3] for b in run) - run[0][1]
+      run_height = max(b[2] for b in run) - min(b[0] for b in run)
+      plausible = run_width <= (
+          WIDEST * run_height if lone
+          else ONE_DIGIT * max(tallest, run_height)
+      ) and run_height >= SHORT * tallest
+      if plausible or end - start == 1:
+        cost = 0.0 if plausible else LAST_RESORT
+        if (end < len(found) and first[end] == first[end - 1]
+            and start <= first[end - 1]):
+          cost += CUT  # the first of a cut piece: touching digits are rarer
+        runs.append((start, end, cost))
+  return runs
 
 
 def find_pieces(ink, split=True):
@@ -306,111 +391,16 @@ def find_pieces(ink, split=True):
     return labels, [], []
   if not split:
     everything = list(range(1, len(boxes)))
-    box = (boxes[1:, 0].min(), boxes[1:, 1].min(), boxes[1:, 2].max(),
-           boxes[1:, 3].max())
-    return labels, [(box, everything)], [(0, 1, 0.0)]
-  areas = np.bincount(labels.ravel(), minlength=len(boxes))
-  areas[0] = 0
-  darkest = np.zeros(len(boxes))
-  np.maximum.at(darkest, labels.ravel(), ink.ravel())
-  # Not specks, and not the edge of a shadow where it meets the image's
-  # edge: that is never as dark as ink.
-  edge = ((boxes[:, 0] == 0) | (boxes[:, 1] == 0) |
-          (boxes[:, 2] == ink.shape[0]) | (boxes[:, 3] == ink.shape[1]))
-  pieces = [[i] for i in np.nonzero((areas >= SPECK * areas.max()) & ~(
-      edge & (darkest < SHADOW_EDGE)))[0]]
+    return labels, [(_span(boxes, everything), everything)], [(0, 1, 0.0)]
+  pieces = _join_overlapping(boxes, _inked_pieces(ink, labels, boxes))
   if not pieces:
     return labels, [], []
-
-  def span(piece):
-    return (boxes[piece, 0].min(), boxes[piece, 1].min(),
-            boxes[piece, 2].max(), boxes[piece, 3].max())
-
-  def height(piece):
-    return span(piece)[2] - span(piece)[0]
-
-  def width(piece):
-    return span(piece)[3] - span(piece)[1]
-
-  def gap(a, b):  # between two pieces in x; negative if they overlap
-    return max(span(b)[1] - span(a)[3], span(a)[1] - span(b)[3])
-
-  # Pieces that overlap in x much are one digit: a stroke broken by the
-  # pen, or drawn apart (a 4's two strokes).
-  joined = True
-  while joined:
-    joined = False
-    for a, b in itertools.combinations(range(len(pieces)), 2):
-      if -gap(pieces[a], pieces[b]) >= SAME_DIGIT_OVERLAP * min(
-          width(pieces[a]), width(pieces[b])):
-        pieces[a] += pieces.pop(b)
-        joined = True
-        break
   # A short piece far from the others is a stray mark, not a digit's part.
-  tallest = max(height(p) for p in pieces)
-  pieces = [p for p in pieces if height(p) >= SHORT * tallest or any(
-      gap(p, q) <= NEAR * tallest for q in pieces if q is not p)]
-
-  found, first = [], []  # the parts, and where each one's piece begins
-  for piece in sorted(pieces, key=lambda p: span(p)[1]):
-    top, left, bottom, right = span(piece)
-    own = np.isin(labels[top:bottom], piece) * ink[top:bottom]
-    # Wider than a digit: maybe touching digits, cut where the ink is least
-    # into as many digits as fit, and into one more (`Reader.read` keeps the
-    # cuts that read best).
-    cuts = [left, right]
-    reference = max(tallest, bottom - top)
-    if (right - left > WIDE * (bottom - top)
-        and bottom - top >= SHORT_PART * tallest):  # not a 5's long cap
-      fit = max(2, int((right - left) / (DIGIT_ASPECT * reference)))
-      cuts = [left]
-      for cut in sorted(set(_cut_columns(own, left, right, fit)[1:-1]
-                            + _cut_columns(own, left, right, fit + 1)[1:-1])):
-        if min(cut - cuts[-1], right - cut) >= NEAR * reference:
-          cuts.append(cut)
-      cuts.append(right)
-    start_of_piece = len(found)
-    for start, end in zip(cuts[:-1], cuts[1:]):
-      rows = np.nonzero((own[:, start:end] > STROKE_THRESHOLD).any(axis=1))[0]
-      if len(rows):
-        found.append(((top + rows[0], start, top + rows[-1] + 1, end), piece))
-        first.append(start_of_piece)
-  # Which neighbours may be parts of one digit: the parts of a cut piece;
-  # pieces that overlap in x (the halves of a broken 0); a short piece and
-  # one near it (a 5 and its cap).
-  joinable = []
-  for (a, _), (b, _), first_a, first_b in zip(found, found[1:], first,
-                                              first[1:]):
-    joinable.append(first_a == first_b or b[1] < a[3] or (
-        min(a[2] - a[0], b[2] - b[0]) < SHORT_PART * tallest
-        and b[1] - a[3] <= NEAR * tallest))
-  # Which runs of neighbours may be one digit: joinable pieces (or parts of
-  # them), up to three, no wider than a digit (MNIST's digits are no wider
-  # than their box, and the tallest digits are as tall as the box; a lone
-  # piece, no wider than the widest digits for its height), and not just a
-  # short part of one. A piece left in no such run is read alone, as a last
-  # resort. Each run has a cost, against the log probability of the
-  # network's reading.
-  runs = []
-  for end in range(1, len(found) + 1):
-    for start in range(end - 1, -1, -1):
-      if (len(set(first[start:end])) > MOST_PIECES or
-          start < end - 1 and not joinable[start]):
-        break
-      run = [box for box, _ in found[start:end]]
-      run_width = max(b[3] for b in run) - run[0][1]
-      run_height = max(b[2] for b in run) - min(b[0] for b in run)
-      plausible = run_width <= (
-          WIDEST * run_height if len(pieces) == 1
-          else ONE_DIGIT * max(tallest, run_height)
-      ) and run_height >= SHORT * tallest
-      if plausible or end - start == 1:
-        cost = 0.0 if plausible else LAST_RESORT
-        if (end < len(found) and first[end] == first[end - 1]
-            and start <= first[end - 1]):
-          cost += CUT  # the first of a cut piece: touching digits are rarer
-        runs.append((start, end, cost))
-  return labels, found, runs
+  tallest = max(_height(boxes, p) for p in pieces)
+  pieces = [p for p in pieces if _height(boxes, p) >= SHORT * tallest or any(
+      _gap(boxes, p, q) <= NEAR * tallest for q in pieces if q is not p)]
+  found, first = _parts(ink, labels, boxes, pieces, tallest)
+  return labels, found, _runs(found, first, tallest, lone=len(pieces) == 1)
 
 
 class Reader(object):
