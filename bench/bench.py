@@ -7,9 +7,8 @@ The kind of CPU (`runtime.cpu_kind`: amx, bf16, avx512 or avx2) is read
 from the CPU's flags, capped by ONEDNN_MAX_CPU_ISA, and names the output
 file; the CPU's model and its AVX-512/BF16/AMX flags head it. bfloat16 rows
 run only where the kind is amx or bf16: elsewhere bfloat16 is emulated, and
-so slow (Keras' mixed_bfloat16 trained at 48 images/s on an AVX2-only CPU)
-that the bench would not end in its usual time; the output says they were
-skipped.
+so slow that the bench would not end in its usual time; the output says
+they were skipped.
 
 Each measurement runs in a fresh process (TF1 graph mode and Keras' eager
 mode cannot share one) that warms up, then times several windows of steps
@@ -59,7 +58,9 @@ cli.start()  # before TensorFlow loads, as the scripts do
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from nets import nets_factory  # noqa: E402
 from resmnist import runtime  # noqa: E402
+from resmnist.recipe import LoopSettings, Recipe  # noqa: E402
 from resmnist.runtime import num_cores  # noqa: E402
 
 flags.DEFINE_integer('rounds', 3, 'Round-robin passes over the configurations.')
@@ -73,9 +74,9 @@ flags.DEFINE_float('budget_seconds', 10.0, 'Per process: warm-up ends after '
                    'limit.', lower_bound=0)
 flags.DEFINE_string('output', None, 'Markdown table to write; default '
                     'bench/results-<kind of CPU>.md.')
-flags.DEFINE_string('net', 'resnet', 'The network to time (a name of '
-                    'nets_factory.NETWORKS); Keras rows only for resnet, '
-                    'towers rows only for networks without batch norm.')
+flags.DEFINE_enum('net', 'resnet', sorted(nets_factory.NETWORKS),
+                  'The network to time; Keras rows only for resnet, towers '
+                  'rows only for networks without batch norm.')
 flags.DEFINE_string('worker', None, 'Internal: run one measurement.')
 flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 
@@ -108,8 +109,6 @@ def _precisions():
 
 def _configs(net):
   """(name, worker, settings) of each row; ours takes a Recipe's fields."""
-  from nets import nets_factory
-  from resmnist.recipe import Recipe
   towers = not nets_factory.model_info(Recipe(net=net))['batch_norm']
   bf16 = len(_precisions()) > 1
   rows = []
@@ -199,9 +198,7 @@ def worker_ours(config):
   timed by a hook that stops the loop once the windows are timed."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from nets import nets_factory
   from resmnist import trainer
-  from resmnist.recipe import LoopSettings, Recipe
   recipe = Recipe(seed=0, max_steps=10 ** 6, **config['recipe'])
   timer = WindowTimer(recipe.batch_size)
 
@@ -225,9 +222,7 @@ def worker_eval(config):
   towers."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from nets import nets_factory
-  from resmnist import model_dir, runtime
-  from resmnist.recipe import Recipe
+  from resmnist import model_dir
   test = _mnist_or_random().test
   net = config['net']
   towers = runtime.eval_towers(runtime.EVAL_BATCH_SIZE,
@@ -322,9 +317,7 @@ def flops_per_image(config):
   """(forward, training step) FLOPs per image, from the TF profiler."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from nets import nets_factory
   from resmnist import training
-  from resmnist.recipe import Recipe
   recipe = Recipe(net=config['net'], batch_size=100)
   options = tf.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
@@ -369,8 +362,6 @@ def _run_worker(worker, config):
 
 def _fast_row(net):
   """The name of the row that `res_mnist.py --fast` would train as here."""
-  from nets import nets_factory
-  from resmnist.recipe import Recipe
   towers, bfloat16, _ = nets_factory.fast_settings(Recipe(net=net))
   return 'ours %s, %s' % ('bf16' if bfloat16 else 'fp32',
                           'towers' if towers > 1 else '1 tower')

@@ -232,9 +232,14 @@ def load_model(directory, checkpoint_path=None, towers=1, config=None,
       of that many images (`runtime.eval_towers`).
 
   Raises:
-    checkpoints.CheckpointError, model_dir.ModelDirError: as `loader.load`.
+    checkpoints.CheckpointError, model_dir.ModelDirError: as `loader.load`;
+      ModelDirError too if the model is of a network not in `NETWORKS`.
   """
   def network_fn_of(info):
+    if info['net'] not in NETWORKS:
+      raise model_dir.ModelDirError(
+          '%s holds a %r, a network this package does not have (it has %s)'
+          % (directory, info['net'], ', '.join(sorted(NETWORKS))))
     if eval_batch_size:
       return _eval_network_fn(info, runtime.eval_towers(
           eval_batch_size, network(info['net']).eval_tower_size))

@@ -40,14 +40,13 @@ labelling do the pixel work) that the tests call directly:
 import collections
 import itertools
 
-from resmnist import slim  # noqa: F401  (readies TensorFlow first)
 import numpy as np
 from scipy import ndimage
 import tensorflow.compat.v1 as tf
 
 from resmnist import errors
+from resmnist.input_data import IMAGE_SIZE
 
-IMAGE_SIZE = 28
 LARGEST = 1000  # pixels on the shorter side: larger images are scaled down
 DIGIT_BOX = 20  # MNIST digits fit in 20x20, centred by mass in 28x28
 STROKE_THRESHOLD = 0.2  # of the stretched ink: what counts as a stroke

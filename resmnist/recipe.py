@@ -104,7 +104,8 @@ class Recipe:
                           'shoe is a shoe, a mirrored 2 is not a 2).')
   cutout: int = setting(0, 'Side in pixels of a square of zeros put at a '
                         'random place of each training image (Cutout, DeVries '
-                        'and Taylor 2017); 0: none.', lower=0, upper=28)
+                        'and Taylor 2017); 0: none.', lower=0,
+                        upper=input_data.IMAGE_SIZE)
   precise_batch_norm: int = setting(
       0, 'After the last step, run this many more training batches forward '
       'with the weights frozen, so that batch norm\'s moving averages (what '
@@ -241,7 +242,7 @@ def define_flags(settings_class, choices=None, only=None):
     if only is None or field.name in only:
       _define_flag(field, (choices or {}).get(field.name))
   if settings_class is Recipe:
-    flags.DEFINE_enum('preset', None, sorted(PRESETS), 'A recipe: best '
+    flags.DEFINE_enum('preset', None, list(PRESETS), 'A recipe: best '
                       '(docs/results.md), fast (99% in the least training '
                       'time, docs/speed.md) or a companion article\'s '
                       '(docs/zoo.md); flags given explicitly override it.')

@@ -156,6 +156,24 @@ def evaluation(logits, labels):
   return tf.reduce_sum(tf.cast(correct, tf.int32))
 
 
+def _augmented(recipe, images):
+  """`images` as `recipe` distorts them for training (`augment`, `cutout`)."""
+  distorted = images
+  if recipe.augment and input_data.DATASETS[recipe.dataset].mirror_invariant:
+    # Clothes: flips and whole-pixel shifts, the pad-and-crop of the
+    # Fashion-MNIST literature. Rotation, scaling and resampling, which
+    # help on digits, cost clothes accuracy (docs/zoo.md).
+    distorted = distort_images(images, max_rotation_degrees=0.0,
+                               max_scale_change=0.0, flip=True,
+                               whole_pixels=True)
+  elif recipe.augment:
+    # A mirrored digit is not that digit: no flips.
+    distorted = distort_images(images)
+  if recipe.cutout:
+    distorted = cut_out(distorted, recipe.cutout)
+  return distorted
+
+
 def build_training_graph(recipe, network_fn, sync_replicas=0):
   """The training step of `recipe` with `network_fn`, in the default graph.
 
@@ -180,19 +198,7 @@ def build_training_graph(recipe, network_fn, sync_replicas=0):
     tf.set_random_seed(recipe.seed)
   images = tf.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x-input')
   labels = tf.placeholder(tf.float32, [None, NUM_CLASSES], name='y-input')
-  distorted = images
-  if recipe.augment and input_data.DATASETS[recipe.dataset].mirror_invariant:
-    # Clothes: flips and whole-pixel shifts, the pad-and-crop of the
-    # Fashion-MNIST literature. Rotation, scaling and resampling, which
-    # help on digits, cost clothes a point of accuracy (docs/zoo.md).
-    distorted = distort_images(images, max_rotation_degrees=0.0,
-                               max_scale_change=0.0, flip=True,
-                               whole_pixels=True)
-  elif recipe.augment:
-    # A mirrored digit is not that digit: no flips.
-    distorted = distort_images(images)
-  if recipe.cutout:
-    distorted = cut_out(distorted, recipe.cutout)
+  distorted = _augmented(recipe, images)
   # Resource variables: see `minimize`.
   with tf.variable_scope(tf.get_variable_scope(), use_resource=True):
     logits = network_fn(distorted)[0]

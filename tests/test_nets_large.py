@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import slim, tf
-from nets import inception, resnet18, vgg16
+from nets import inception, nets_factory, resnet18, vgg16
 
 NETS = {
     'resnet18': (resnet18.resnet18, resnet18.resnet18_arg_scope),
@@ -66,7 +66,7 @@ def test_logits_end_points_and_size(name):
               for k in END_POINT_SHAPES[name]}
     assert shapes == END_POINT_SHAPES[name]
     assert _size(tf.trainable_variables()) == TRAINABLE_PARAMETERS[name]
-    assert NETS[name][0].default_image_size == 28
+    assert nets_factory.network(name).image_size == 28
     # Logits only: no softmax in the graph.
     assert not [op for op in tf.get_default_graph().get_operations()
                 if op.type == 'Softmax']

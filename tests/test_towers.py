@@ -5,7 +5,7 @@ import pytest
 from conftest import run_script, tf, training_graph
 from res_mnist_inference import inference, inference_in_towers
 from resmnist.recipe import Recipe
-from test_model import EXPECTED_VARIABLES
+from test_res_mnist_inference import EXPECTED_VARIABLES
 
 
 @pytest.mark.parametrize('towers', [2, 3])

@@ -112,7 +112,7 @@ def test_short_real_run_learns(real_run):
 def test_batch_larger_than_the_training_split(small_data, tmp_path):
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=' + str(tmp_path / 'model'),
-                      '--batch_size=100000', *SMALL)
+                      *(SMALL + ['--batch_size=100000']))
   assert ('--batch_size=100000 is more than the 500 training images'
           in one_line_error(result))
   assert not (tmp_path / 'model').exists()
