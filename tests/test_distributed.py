@@ -17,6 +17,9 @@ from conftest import SMALL, one_line_error, run_script, tf, training_graph
 from resmnist import cluster as clusters
 from resmnist.recipe import Recipe
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 HARD_LIMIT_SECONDS = 240
 RUN = SMALL + ['--log_every=10', '--save_every=10']
 

@@ -4,9 +4,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import run_script, tf
 from res_mnist_inference import inference
+
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 LOAD_IN_TF2 = '''

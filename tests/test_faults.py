@@ -16,6 +16,9 @@ from conftest import (Process, SMALL, idx_bytes, one_line_error, run_script,
 from nets import nets_factory
 from resmnist import input_data
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _steps(stdout):
   return [int(s) for s in re.findall(r'^training step (\d+),', stdout, re.M)]

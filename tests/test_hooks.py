@@ -4,9 +4,13 @@ import os
 import re
 
 import numpy as np
+import pytest
 
 from conftest import SMALL_RUN, run_script, tf
 from resmnist import hooks
+
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def _checkpoint_values(path, suffix):

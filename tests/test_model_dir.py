@@ -15,6 +15,9 @@ from conftest import Process, SMALL, one_line_error, run_script
 from nets import nets_factory
 from resmnist import checkpoints, model_dir
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _train(data_dir, model_path, *args):
   return run_script('res_mnist.py', '--data_dir=' + data_dir,

@@ -1,7 +1,12 @@
 """res_mnist_plot.py: the training curves from TensorBoard's events."""
 import os
 
+import pytest
+
 from conftest import SMALL_RUN, run_script
+
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def test_training_curves_png(small_data, tmp_path):

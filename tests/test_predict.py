@@ -15,6 +15,9 @@ from res_mnist_inference import inference
 from resmnist import input_data
 from test_photo import _number, _photo
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _draw(digit, index):
   """An MNIST digit as a person might photograph it: bigger, dark on light,

@@ -15,6 +15,7 @@ from resmnist import runtime
 from resmnist.recipe import LoopSettings, Recipe
 
 
+@pytest.mark.slow
 def test_preset_best_with_overrides(small_data, tmp_path):
   model_dir = str(tmp_path / 'best')
   result = run_script('res_mnist.py', '--preset=best', '--epochs=0.2',
@@ -34,6 +35,7 @@ def test_preset_best_with_overrides(small_data, tmp_path):
                    re.M), result.stdout
 
 
+@pytest.mark.slow
 def test_preset_fast(small_data, tmp_path):
   model_dir = str(tmp_path / 'fast')
   result = run_script('res_mnist.py', '--preset=fast', '--data_dir=' + small_data,

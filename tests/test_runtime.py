@@ -90,6 +90,7 @@ def test_memory_estimate_grows_with_the_batch_and_towers():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_step_too_big_for_memory_is_refused(tmp_path):
   with tf.Graph().as_default() as graph:
     training_graph(Recipe())

@@ -8,6 +8,9 @@ import pytest
 from conftest import (SMALL, SMALL_RUN, needs_mnist, one_line_error, run_script,
                       write_dataset)
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _losses(stdout):
   return [float(v) for v in re.findall(r'^training step \d+, loss (\S+)', stdout,

@@ -11,6 +11,9 @@ from conftest import ROOT, SMALL, one_line_error, run_script, tf
 from nets import nets_factory
 from resmnist import input_data
 
+# Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
+pytestmark = pytest.mark.slow
+
 FASHION_DIR = os.path.join(ROOT, 'Fashion_MNIST_data')
 ZOO = sorted(set(nets_factory.NETWORKS) - {'resnet'})
 
