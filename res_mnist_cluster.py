@@ -10,13 +10,23 @@ checkpoints to --model_dir and prints the accuracies at the end. It exits 0
 when every task has, else with the first non-zero status, after stopping the
 others. Ctrl-C stops them all, the chief first so that it saves.
 
+The tasks run in a network namespace of their own (Linux; an unprivileged
+user namespace where the user is not root), whose only interface is its
+own loopback: TensorFlow's servers listen on every interface with no
+authentication, and there no other machine, and no other process of this
+machine, can reach them. Where the OS does not allow it, one line says so
+at start, and the tasks listen on this machine's interfaces.
+
 This is for trying distributed training on one machine (and for its tests);
 on real machines, run `res_mnist.py` with the same four flags on each host
-(docs/distributed.md).
+(docs/distributed.md#security).
 """
+import ctypes
+import fcntl
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -28,6 +38,9 @@ from absl import flags
 flags.DEFINE_integer('workers', 2, 'Worker tasks (the first is the chief).',
                      lower_bound=1)
 flags.DEFINE_integer('ps', 1, 'Parameter-server tasks.', lower_bound=1)
+flags.DEFINE_bool('private_network', True, 'Run the tasks in a network '
+                  'namespace of their own, reachable from no other machine '
+                  'or process; off: on this machine\'s interfaces.')
 flags.DEFINE_integer('stop_timeout_secs', 60, 'How long a stopped task may '
                      'take to save and exit before it is killed.',
                      lower_bound=1)
@@ -50,6 +63,65 @@ def free_ports(count):
   finally:
     for s in sockets:
       s.close()
+
+
+# From <sched.h> and <linux/sockios.h>, <net/if.h>.
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def _loopback_up():
+  """Brings up the loopback interface of this network namespace."""
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    request = struct.pack('16sH14x', b'lo', 0)
+    flags_now = struct.unpack('16sH', fcntl.ioctl(s, SIOCGIFFLAGS,
+                                                   request)[:18])[1]
+    fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack('16sH14x', b'lo',
+                                             flags_now | IFF_UP))
+
+
+def _unshare_network():
+  """Moves this process into a network namespace of its own, with only its
+  loopback up. Returns None, or why it could not (a phrase)."""
+  libc = ctypes.CDLL(None, use_errno=True)
+  uid, gid = os.getuid(), os.getgid()
+  # Root may make a network namespace alone; a user needs a user namespace
+  # too, in which it is root, mapped to itself.
+  error = 'no unshare(2) here'
+  for new in ([CLONE_NEWNET] if uid == 0 else []) + [
+      CLONE_NEWNET | CLONE_NEWUSER]:
+    if hasattr(libc, 'unshare') and libc.unshare(new) == 0:
+      break
+    error = 'unshare(2): %s' % os.strerror(ctypes.get_errno())
+  else:
+    return error
+  try:
+    if new & CLONE_NEWUSER:
+      for name, text in (('setgroups', 'deny'), ('uid_map', '0 %d 1' % uid),
+                         ('gid_map', '0 %d 1' % gid)):
+        with open('/proc/self/' + name, 'w') as f:
+          f.write(text)
+    _loopback_up()
+  except OSError as e:
+    return 'its loopback cannot be brought up (%s)' % (e.strerror or e)
+  return None
+
+
+def enter_private_network():
+  """`_unshare_network` for this process and the tasks it will start, if a
+  trial in a child process shows that it works (a namespace without its
+  loopback cannot be left). Returns None, or why not."""
+  read_end, write_end = os.pipe()
+  child = os.fork()
+  if child == 0:  # the trial
+    os.close(read_end)
+    os.write(write_end, (_unshare_network() or '').encode())
+    os._exit(0)
+  os.close(write_end)
+  with os.fdopen(read_end, 'rb') as f:
+    why_not = f.read().decode()
+  os.waitpid(child, 0)
+  return why_not or _unshare_network()
 
 
 def _exit_status(returncode):
@@ -104,6 +176,14 @@ def main(argv):
     if any(arg.split('=')[0] == flag for arg in passed_on):
       sys.exit('res_mnist_cluster.py: error: %s is set here, one per task; '
                'give the number of tasks with --workers and --ps' % flag)
+  why_not = (enter_private_network() if FLAGS.private_network
+             else '--noprivate_network')
+  if why_not:
+    print('res_mnist_cluster.py: the tasks are not in a private network '
+          '(%s): their servers listen on every interface of this machine, '
+          'unauthenticated; allow unprivileged user namespaces (see '
+          'docs/distributed.md#security) or use it on a trusted network '
+          'only' % why_not, file=sys.stderr, flush=True)
   ports = free_ports(FLAGS.ps + FLAGS.workers)
   hosts = ['%s:%d' % (HOST, port) for port in ports]
   cluster = ['--ps_hosts=' + ','.join(hosts[:FLAGS.ps]),

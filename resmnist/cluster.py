@@ -138,17 +138,38 @@ def from_tf_config(text):
   return _make(jobs, job_name, task_index, 'TF_CONFIG', 'TF_CONFIG task')
 
 
-def start_server(cluster, config):
-  """This task's `tf.distribute.Server` (it serves on every interface)."""
+def only_loopback():
+  """Whether this process's network has no interface but its loopback (a
+  private network namespace, as `res_mnist_cluster.py` makes)."""
   try:
-    return tf.distribute.Server(cluster.spec, job_name=cluster.job_name,
-                                task_index=cluster.task_index, config=config)
+    return all(name == 'lo' for _, name in socket.if_nameindex())
+  except OSError:
+    return False
+
+
+def start_server(cluster, config, log=print):
+  """This task's `tf.distribute.Server`.
+
+  TensorFlow's server listens on every interface, whatever host the cluster
+  names, with no authentication: `log` says so once, unless this process's
+  network is its loopback alone.
+  """
+  address = cluster.address(cluster.job_name, cluster.task_index)
+  try:
+    server = tf.distribute.Server(cluster.spec, job_name=cluster.job_name,
+                                  task_index=cluster.task_index, config=config)
   except (tf.errors.OpError, ValueError) as e:
     raise ClusterError('cannot start the %s %d server on %s: %s'
-                       % (cluster.job_name, cluster.task_index,
-                          cluster.address(cluster.job_name,
-                                          cluster.task_index),
+                       % (cluster.job_name, cluster.task_index, address,
                           str(getattr(e, 'message', e)).splitlines()[0]))
+  if not only_loopback():
+    log('note: this %s task\'s TensorFlow server listens on port %s of every '
+        'interface of this machine, with no authentication or encryption: '
+        'whoever reaches it can run TensorFlow operations in this process '
+        '(read and write files). Keep the cluster on a trusted private '
+        'network (docs/distributed.md#security).'
+        % (cluster.job_name, address.rpartition(':')[2]))
+  return server
 
 
 def session_config(cluster, config):

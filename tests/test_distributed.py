@@ -50,12 +50,38 @@ def _task_pids(output):
   return [int(pid) for pid in re.findall(r'\(pid (\d+)\)', output)]
 
 
+def _listening_ports():
+  """The TCP ports listening in this test's network namespace (the
+  machine's), from /proc/net/tcp and tcp6 (state 0A: LISTEN)."""
+  ports = set()
+  for path in ('/proc/net/tcp', '/proc/net/tcp6'):
+    with open(path) as f:
+      for line in f.readlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == '0A':
+          ports.add(int(local.rsplit(':', 1)[1], 16))
+  return ports
+
+
+def _task_ports(output):
+  hosts = re.search(r'parameter server\(s\) at (\S+), \d+ worker\(s\) at (\S+)',
+                    output)
+  return {int(host.rsplit(':', 1)[1])
+          for host in (hosts.group(1) + ',' + hosts.group(2)).split(',')}
+
+
 def _run_cluster(*args):
-  """`res_mnist_cluster.py` with `args`; its output, status and task PIDs."""
+  """`res_mnist_cluster.py` with `args`; its output and status. Once the
+  chief trains, checks that no task listens in this machine's network (the
+  launcher's private network)."""
   launcher = Process('res_mnist_cluster.py', *args)
   pids = []
   try:
     launcher.wait_for(r'pid', time.time() + 60)
+    if launcher.wait_for(r'^\[worker0\] training step|^res_mnist_cluster.py: '
+                         r'\S+ exited', time.time() + 120).group(0)[1] == 'w' \
+        and 'not in a private network' not in launcher.output:
+      assert not _task_ports(launcher.output) & _listening_ports()
     returncode = launcher.wait(time.time() + HARD_LIMIT_SECONDS)
   finally:
     pids = _task_pids(launcher.output)
@@ -98,6 +124,17 @@ def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
                       '--model_dir=' + model_dir, '--nocheck_sha256')
   assert result.returncode == 0, result.stderr
   assert 'step %d' % final in result.stdout
+
+
+def test_without_the_private_network_the_launcher_says_so(small_data,
+                                                          tmp_path):
+  output, returncode = _run_cluster(
+      '--noprivate_network', '--workers=1', '--data_dir=' + small_data,
+      '--model_dir=' + str(tmp_path / 'model'), '--max_steps=2', *RUN)
+  assert returncode == 0, output
+  assert output.count('are not in a private network (--noprivate_network): '
+                      'their servers listen on every interface') == 1, output
+  assert '[ps0] note: this ps task\'s TensorFlow server listens' in output
 
 
 def test_sync_cluster_trains_in_lockstep(small_data, tmp_path):
@@ -148,6 +185,9 @@ def test_killed_workers_the_others_go_on_and_the_chief_resumes(small_data,
     # Worker 1 never says it is done: the ps waits 5 s for it, then ends.
     assert ps.wait(deadline) == 0, ps.output
     assert 'worker(s) 1 did not finish' in ps.output
+    # On this machine's network, each server says once that it is open.
+    assert ps.output.count('note: this ps task\'s TensorFlow server listens '
+                           'on port %d of every interface' % ports[0]) == 1
   finally:
     pids = [p.popen.pid for p in processes]
     leftovers = [pid for pid in pids if _alive(pid)]
