@@ -78,9 +78,12 @@ def _run_cluster(*args):
   pids = []
   try:
     launcher.wait_for(r'pid', time.time() + 60)
-    if launcher.wait_for(r'^\[worker0\] training step|^res_mnist_cluster.py: '
-                         r'\S+ exited', time.time() + 120).group(0)[1] == 'w' \
-        and 'not in a private network' not in launcher.output:
+    try:
+      launcher.wait_for(r'^\[worker0\] training step', time.time() + 120)
+      training = True
+    except AssertionError:  # ended (or failed) before its first log line
+      training = False
+    if training and 'not in a private network' not in launcher.output:
       assert not _task_ports(launcher.output) & _listening_ports()
     returncode = launcher.wait(time.time() + HARD_LIMIT_SECONDS)
   finally:
@@ -276,7 +279,8 @@ def test_a_worker_of_another_network_says_so_at_once(small_data, tmp_path):
     # At once: start-up and one look at the parameter server, not the 60 s
     # that a worker waits for a chief that has not started.
     assert time.time() - started < 45
-    lines = worker.output.strip().splitlines()
+    lines = [line for line in worker.output.strip().splitlines()
+             if not line.startswith('note: ')]  # its open server, on loopback
     assert len(lines) == 1, worker.output
     assert re.match(r'res_mnist.py: error: this worker would train '
                     r'\{"dataset": "mnist", "net": "deep_mnist", .*\}, but '
