@@ -46,6 +46,9 @@ from resmnist.recipe import LoopSettings, Recipe  # noqa: E402
 recipes.define_flags(Recipe, choices={'net': sorted(nets_factory.NETWORKS)})
 recipes.define_flags(LoopSettings)
 common_flags.define_data_flags()
+# So that --help lists them beside this script's own.
+flags.adopt_module_key_flags(recipes)
+flags.adopt_module_key_flags(common_flags)
 
 # Cluster: TF1 between-graph replication (docs/distributed.md)
 flags.DEFINE_string('ps_hosts', None, 'Parameter servers, host:port,...; '

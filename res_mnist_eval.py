@@ -23,6 +23,7 @@ common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_integer('eval_batch_size', runtime.EVAL_BATCH_SIZE,
                      'Images per evaluation step.', lower_bound=1)
+flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
 

@@ -31,6 +31,7 @@ common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_string('export_dir', 'export', 'The SavedModel goes to '
                     '<export_dir>/<global step>.')
+flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
 

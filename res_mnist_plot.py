@@ -23,6 +23,7 @@ from resmnist import errors  # noqa: E402
 common_flags.define_model_dir_flags()
 flags.DEFINE_string('output', None, 'PNG to write; default '
                     '<model_dir>/training_curves.png.')
+flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
 

@@ -52,6 +52,7 @@ flags.DEFINE_string('show_dir', None, 'If set, write there, for each file, '
 flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability is '
                    'below this is printed as "?", unsure.',
                    lower_bound=0.0, upper_bound=1.0)
+flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
 

@@ -48,6 +48,7 @@ def define_net_flag(networks):
 def define_model_dir_flags(checkpoint_path=False):
   """--model_dir, and --checkpoint_path for scripts that use a checkpoint."""
   recipe.define_flags(recipe.LoopSettings, only=['model_dir'])
+  flags.declare_key_flag('model_dir')  # a key flag of this module too
   if checkpoint_path:
     flags.DEFINE_string('checkpoint_path', None,
                         'Checkpoint to use, e.g. model/my_model-500 or '

@@ -119,3 +119,11 @@ def test_presets_set_only_declared_settings():
 def test_epochs_become_steps():
   assert Recipe(epochs=0.65).with_epochs(55000).max_steps == 358
   assert Recipe(max_steps=42).with_epochs(55000).max_steps == 42
+
+
+def test_help_lists_every_setting():
+  result = run_script('res_mnist.py', '--help')  # absl exits 1 after it
+  listed = set(re.findall(r'^  --(?:\[no\])?(\w+)', result.stdout, re.M))
+  settings = set(recipes.FIELDS) | {f.name for f in
+                                    dataclasses.fields(LoopSettings)}
+  assert settings | {'preset', 'data_dir', 'check_sha256'} <= listed
