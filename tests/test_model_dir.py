@@ -84,6 +84,18 @@ def test_unreadable_model_json_is_one_line(trained_dir, tmp_path):
                                                         'res_mnist_eval.py')
 
 
+def test_a_network_this_package_lacks_is_one_error(trained_dir, tmp_path):
+  _, path, _ = _copy(trained_dir, tmp_path)
+  with open(os.path.join(path, 'model.json')) as f:
+    info = json.load(f)
+  with open(os.path.join(path, 'model.json'), 'w') as f:
+    json.dump(dict(info, net='alexnet'), f)
+  with pytest.raises(model_dir.ModelDirError,
+                     match="holds a 'alexnet', a network this package does "
+                     'not have'):
+    nets_factory.load_model(path, log=lambda _: None)
+
+
 def test_second_training_on_a_model_dir_is_refused(small_data, tmp_path):
   path = str(tmp_path / 'model')
   first = Process('res_mnist.py', '--data_dir=' + small_data,
