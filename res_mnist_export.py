@@ -10,7 +10,7 @@ that TensorFlow Serving watches. Two signatures, both dropout off:
   images_28x28      images_28x28  float32 [None, 28, 28, 1]
 
 each returning `classes` (int64 [None]) and `probabilities` (float32
-[None, 10]). In TF2:
+[None, 10]); the model's model.json goes to assets.extra/. In TF2:
 
     model = tf.saved_model.load('export/500')
     out = model.signatures['serving_default'](images=tf.zeros([1, 784]))
@@ -18,6 +18,7 @@ each returning `classes` (int64 [None]) and `probabilities` (float32
 from resmnist import cli
 cli.start()  # before TensorFlow loads
 
+import json  # noqa: E402
 import os  # noqa: E402
 
 from absl import flags  # noqa: E402
@@ -26,6 +27,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 from nets import nets_factory  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import errors  # noqa: E402
+from resmnist import serving  # noqa: E402
 
 common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_net_flag(nets_factory.NETWORKS)
@@ -46,22 +48,19 @@ def export(model, export_dir):
   if os.path.exists(path):
     raise errors.Error('%s already exists; remove it or give another '
                        '--export_dir' % path)
-  outputs = {'classes': model.classes, 'probabilities': model.probabilities}
   try:
     with model.graph.as_default():
       builder = tf.saved_model.Builder(path)
-      # Feeding `images` cuts the graph above it, so each signature needs
-      # only its own input.
       builder.add_meta_graph_and_variables(
           model.session, [tf.saved_model.tag_constants.SERVING],
-          signature_def_map={
-              'serving_default': tf.saved_model.predict_signature_def(
-                  {'images': model.images}, outputs),
-              'images_28x28': tf.saved_model.predict_signature_def(
-                  {'images_28x28': model.images_28x28}, outputs),
-          },
+          signature_def_map=serving.signature_defs(model),
           strip_default_attrs=True)
       builder.save()
+    # Where TF Serving keeps a model's extra files: res_mnist_serve.py reads
+    # the dataset (class names) from it.
+    os.makedirs(os.path.dirname(os.path.join(path, serving.INFO_FILE)))
+    with open(os.path.join(path, serving.INFO_FILE), 'w') as f:
+      json.dump(model.info, f, indent=2, sort_keys=True)
   except OSError as e:
     raise errors.Error('cannot write the SavedModel (%s)' % e)
   return path

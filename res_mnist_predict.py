@@ -49,15 +49,10 @@ common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_string('show_dir', None, 'If set, write there, for each file, '
                     'the cleaned page with the boxes found and the 28x28 '
                     'images the network saw, as PNG.')
-flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability is '
-                   'below this is printed as "?", unsure.',
-                   lower_bound=0.0, upper_bound=1.0)
+common_flags.define_reader_flags()
 flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
-
-BOX_COLOUR = (220, 0, 0)
-
 
 def answer(probabilities, class_names, min_confidence):
   """What follows `path: ` on a file's line, for its digits' probabilities:
@@ -80,27 +75,11 @@ def answer(probabilities, class_names, min_confidence):
   return '%s  (%s)' % (text, ', '.join(details))
 
 
-def boxes_image(page):
-  """The cleaned page, dark ink on white, with the digits' boxes: uint8 RGB."""
-  pixels = np.repeat(np.round((1.0 - page.ink) * 255).astype(np.uint8)[
-      :, :, None], 3, axis=2)
-  height, width = page.ink.shape
-  line = max(1, min(height, width) // 150)
-  for top, left, bottom, right in page.boxes:  # drawn around the digit
-    top, left = max(top - line, 0), max(left - line, 0)
-    bottom, right = min(bottom + line, height), min(right + line, width)
-    pixels[top:top + line, left:right] = BOX_COLOUR
-    pixels[bottom - line:bottom, left:right] = BOX_COLOUR
-    pixels[top:bottom, left:left + line] = BOX_COLOUR
-    pixels[top:bottom, right - line:right] = BOX_COLOUR
-  return pixels
-
-
 def _write_seen(page, path, reader):
   """--show_dir: the cleaned page with its boxes, and the digits seen."""
   name = os.path.join(FLAGS.show_dir,
                       os.path.splitext(os.path.basename(path))[0])
-  images = {name + '-boxes.png': boxes_image(page)}
+  images = {name + '-boxes.png': photo.boxes_image(page)}
   for i, digit in enumerate(page.digits):
     number = '-%d' % (i + 1) if len(page.digits) > 1 else ''
     images[name + number + '.png'] = np.round(
@@ -142,6 +121,9 @@ def main(argv):
 
   def classify(digits):
     return model.predict(digits.reshape(len(digits), -1))
+
+  if FLAGS.tta:
+    classify = photo.test_time_augmented(classify)
 
   reader = photo.Reader()
   failures = 0

@@ -20,9 +20,11 @@ unsure and how many of the wrong answers are among them. --save_dir writes
 the images (named by their digits), to look at them or to give them to
 res_mnist_predict.py.
 """
+import collections
 import math
 import os
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -49,6 +51,10 @@ flags.DEFINE_multi_float('min_confidence', [0.5, 0.7, 0.9], 'Thresholds to '
                          'try for res_mnist_predict.py\'s flag: below it, a '
                          'digit is "unsure".')
 flags.DEFINE_string('save_dir', None, 'If set, write the images there.')
+flags.DEFINE_multi_enum('reader', ['plain', 'tta'], ['plain', 'tta'],
+                        'Readers compared on the same images, each image '
+                        'read by each in turn: plain, or with test-time '
+                        'augmentation (res_mnist_predict.py\'s --tta).')
 
 FLAGS = flags.FLAGS
 
@@ -196,24 +202,38 @@ def _save(contents, name, quality):
     raise errors.Error('%s: cannot write it (%s)' % (path, e.strerror or e))
 
 
-def _draw_and_read(rng, test, labels, model):
+def _classifiers(model):
+  """{--reader: classify function}."""
+  def plain(digits):
+    return model.predict(digits.reshape(len(digits), -1))
+  return {name: {'plain': plain, 'tta': photo.test_time_augmented(plain)}[
+      name] for name in FLAGS.reader}
+
+
+def _draw_and_read(rng, test, labels, model, seconds):
   """Draws the digits and numbers and reads them as res_mnist_predict.py
-  does: (test indices of the single digits, what was read of them on clean
-  and on photo-like paper, and for each number (test indices, digit height,
-  gap, what was read)). Each reading is top probabilities `[N, 10]` of the
-  digits found, left to right."""
+  does, with each --reader: (test indices of the single digits, what was
+  read of them on clean and on photo-like paper, and for each number (test
+  indices, digit height, gap, what was read)). Each reading is {reader: top
+  probabilities `[N, 10]` of the digits found, left to right}; the seconds
+  each image took go to `seconds[reader]`."""
   chosen = rng.permutation(test.num_examples)
   encode, reader = _Encoder(), photo.Reader()
+  classifiers = _classifiers(model)
 
   def read(pixels, quality, name):
     contents = encode(pixels, quality)
     if FLAGS.save_dir:
       _save(contents, name, quality)
-    try:
-      return reader.read(contents, lambda digits: model.predict(
-          digits.reshape(len(digits), -1))).probabilities
-    except photo.ImageError:
-      return np.zeros((0, 10))
+    found = {}
+    for kind, classify in classifiers.items():
+      start = time.perf_counter()
+      try:
+        found[kind] = reader.read(contents, classify).probabilities
+      except photo.ImageError:
+        found[kind] = np.zeros((0, 10))
+      seconds[kind].append(time.perf_counter() - start)
+    return found
 
   def quality():  # a third PNG, the rest JPEG of a phone's or an editor's
     return None if rng.rand() < 0.3 else rng.randint(60, 96)
@@ -302,14 +322,21 @@ def main(_):
       raise errors.Error('%s: cannot create it (%s)'
                          % (FLAGS.save_dir, e.strerror or e))
   labels = test.labels.argmax(axis=1)
-  single, clean, photos, numbers = _draw_and_read(rng, test, labels, model)
+  seconds = collections.defaultdict(list)
+  single, clean, photos, numbers = _draw_and_read(rng, test, labels, model,
+                                                  seconds)
   model.close()
   print('%s (step %d): %d MNIST test digits, %d numbers, seed %d' % (
       model.checkpoint_path, model.step_restored, len(single), len(numbers),
       FLAGS.seed))
-  _report_digits(single, clean, photos, labels)
-  _report_numbers(numbers, labels)
-  _report_confidence(single, photos, numbers, labels)
+  for kind in dict.fromkeys(FLAGS.reader):
+    print('\n%s reader: %.1f ms per image (median; mean %.1f)' % (
+        kind, 1e3 * np.median(seconds[kind]), 1e3 * np.mean(seconds[kind])))
+    _report_digits(single, [c[kind] for c in clean],
+                   [p[kind] for p in photos], labels)
+    _report_numbers([n[:3] + (n[3][kind],) for n in numbers], labels)
+    _report_confidence(single, [p[kind] for p in photos],
+                       [n[:3] + (n[3][kind],) for n in numbers], labels)
 
 
 if __name__ == '__main__':

@@ -54,3 +54,15 @@ def define_model_dir_flags(checkpoint_path=False):
                         'Checkpoint to use, e.g. model/my_model-500 or '
                         'model/best/my_model-7150; default: the latest in '
                         '--model_dir.')
+
+
+def define_reader_flags(min_confidence=True):
+  """--tta, and --min_confidence, for the scripts that read photos."""
+  flags.DEFINE_bool('tta', True, 'Test-time augmentation: read each digit '
+                    'also shifted, turned, thinner and bolder, and average '
+                    '(photo.test_time_augmented): surer, 9 times the '
+                    'network\'s work (docs/usage.md).')
+  if min_confidence:
+    flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability '
+                       'is below this is shown as "?", unsure.',
+                       lower_bound=0.0, upper_bound=1.0)
