@@ -12,7 +12,7 @@ latest is served, as TF Serving does). Routes:
                                   photo of a number, and see what is read
   POST /read                      an image file's bytes -> the digits read,
                                   their probabilities, the cleaned page with
-                                  its boxes (JSON; ?tta=0 turns off --tta)
+                                  its boxes (JSON; ?tta=1 or 0 overrides --tta)
   POST /v1/models/mnist:predict   TensorFlow Serving's predict (`instances` or
                                   `inputs`), also at .../versions/N:predict
   GET  /v1/models/mnist           its model status; .../metadata: signatures
@@ -161,7 +161,7 @@ def make_app(served, reader):
     return responses.JSONResponse({
         'name': name, 'version': served.version,
         'net': served.info.get('net'),
-        'dataset': served.info.get('dataset', 'mnist')})
+        'dataset': served.info.get('dataset', 'mnist'), 'tta': FLAGS.tta})
 
   async def read(request):
     contents = await request.body()

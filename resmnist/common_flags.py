@@ -58,10 +58,10 @@ def define_model_dir_flags(checkpoint_path=False):
 
 def define_reader_flags(min_confidence=True):
   """--tta, and --min_confidence, for the scripts that read photos."""
-  flags.DEFINE_bool('tta', True, 'Test-time augmentation: read each digit '
+  flags.DEFINE_bool('tta', False, 'Test-time augmentation: read each digit '
                     'also shifted, turned, thinner and bolder, and average '
-                    '(photo.test_time_augmented): surer, 9 times the '
-                    'network\'s work (docs/usage.md).')
+                    '(photo.test_time_augmented): 9 times the network\'s '
+                    'work, for no better accuracy (docs/usage.md).')
   if min_confidence:
     flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability '
                        'is below this is shown as "?", unsure.',

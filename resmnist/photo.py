@@ -522,7 +522,7 @@ class Reader(object):
     mass = digit.sum()
     centre_row = (digit.sum(axis=1) @ np.arange(size[0])) / mass
     centre_col = (digit.sum(axis=0) @ np.arange(size[1])) / mass
-    middle = (IMAGE_SIZE - 1) / 2.0
+    middle = IMAGE_SIZE / 2.0  # where MNIST has its digits' centre of mass
     top = int(np.clip(round(middle - centre_row), 0, IMAGE_SIZE - size[0]))
     left = int(np.clip(round(middle - centre_col), 0, IMAGE_SIZE - size[1]))
     canvas[top:top + size[0], left:left + size[1]] = digit

@@ -160,6 +160,7 @@ function show(answer) {
 async function describeModel() {
   try {
     const about = await (await fetch('/about')).json();
+    document.getElementById('tta').checked = about.tta;
     const what = about.dataset === 'mnist' ?
         'Draw a digit, or drop a photo of a number.' :
         'Drop a photo of one item, or draw one.';

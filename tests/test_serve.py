@@ -25,7 +25,11 @@ def start(model_dir, *args):
   """A res_mnist_serve.py on a free port: (Process, base URL)."""
   server = Process('res_mnist_serve.py', '--model_dir=' + model_dir,
                    '--port=0', *args)
-  match = server.wait_for(r'^Serving .* at (http://127\.0\.0\.1:\d+/)')
+  try:
+    match = server.wait_for(r'^Serving .* at (http://127\.0\.0\.1:\d+/)')
+  except AssertionError:
+    server.popen.kill()
+    raise
   return server, match.group(1)
 
 
@@ -55,10 +59,13 @@ def served(real_run, tmp_path_factory):
   result = run_script('res_mnist_export.py', '--model_dir=' + real_run[0],
                       '--export_dir=' + export_dir)
   assert result.returncode == 0, result.stderr
-  servers = [start(real_run[0]), start(export_dir)]
-  yield servers[0][1], servers[1][1], export_dir + '/300'
-  for server, _ in servers:
-    stop(server)
+  servers = [start(real_run[0])]
+  try:
+    servers.append(start(export_dir))
+    yield servers[0][1], servers[1][1], export_dir + '/300'
+  finally:
+    for server, _ in servers:
+      stop(server)
 
 
 @needs_mnist
@@ -186,8 +193,10 @@ def test_8_clients_100_requests_each(served):
 
 def test_ctrl_c_stops_it_cleanly(small_model):
   server, url = start(small_model)
-  assert call(url + 'about')[1]['version'] == '20'
-  status, errors = stop(server)
+  try:
+    assert call(url + 'about')[1]['version'] == '20'
+  finally:
+    status, errors = stop(server)
   assert (status, errors) == (0, '') and server.output.endswith('Stopped.\n')
 
 
