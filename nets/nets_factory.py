@@ -24,6 +24,7 @@ network: it is handed network functions made here, from a `Recipe`
 | `deep_mnist` | article 003's "AlexNet" code: TF's Deep-MNIST net | 3,274,634 |
 | `vgg16` | VGG16's 13 convolutions on digits padded to 32x32 | 15,243,978 |
 | `inception` | GoogLeNet-style Inception modules sized for 28x28 | 1,045,162 |
+| `sprint_cnn` | a small batch-norm CNN, 99% in one epoch | 58,826 |
 """
 import collections
 import functools
@@ -36,6 +37,7 @@ from nets import deep_mnist
 from nets import inception
 from nets import lenet5
 from nets import resnet18
+from nets import sprint_cnn
 from nets import vgg16
 import res_mnist_inference
 from resmnist import loader
@@ -95,6 +97,9 @@ NETWORKS = {
     'inception': _network(inception.inception, inception.inception_arg_scope,
                           {'batch_norm': 'batch_norm'}, 'batch_norm',
                           inception.BATCH_NORM_DECAY),
+    'sprint_cnn': _network(sprint_cnn.sprint_cnn,
+                           sprint_cnn.sprint_cnn_arg_scope, batch_norm=True,
+                           batch_norm_decay=sprint_cnn.BATCH_NORM_DECAY),
 }
 
 

@@ -15,6 +15,7 @@ from nets.bottleneck_resnet import (bottleneck_resnet,
                                     bottleneck_resnet_arg_scope)
 from nets.deep_mnist import deep_mnist, deep_mnist_arg_scope
 from nets.lenet5 import lenet5, lenet5_arg_scope
+from nets.sprint_cnn import sprint_cnn, sprint_cnn_arg_scope
 
 Case = collections.namedtuple('Case',
                               'net arg_scope options params scopes steps')
@@ -207,3 +208,30 @@ def test_adam_lowers_loss(built):
   after = built.run(built.probe_loss)
   assert np.isfinite(after)
   assert after < before
+
+
+def test_sprint_cnn_shapes_and_batch_norm():
+  """No dropout (the cases above test it), so its own test: the shapes,
+  58,826 parameters, and batch norm's moving averages move only in
+  training."""
+  with tf.Graph().as_default():
+    images = tf.placeholder(tf.float32, [None, 28, 28, 1])
+    with slim.arg_scope(sprint_cnn_arg_scope()):
+      train_logits, end_points = sprint_cnn(images, is_training=True)
+      with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        eval_logits, _ = sprint_cnn(images)
+    assert [end_points[n].shape.as_list()[1:] for n in (
+        'pool1', 'pool2', 'pool3')] == [[7, 7, 32], [4, 4, 64], [2, 2, 64]]
+    assert sum(v.shape.num_elements() for v in tf.trainable_variables()) == (
+        58826)
+    assert not [v for v in tf.trainable_variables()
+                if v.op.name.endswith('/biases') and 'logits' not in v.op.name]
+    mean = [v for v in tf.global_variables()
+            if v.op.name == 'SprintCNN/conv1/BatchNorm/moving_mean'][0]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      for logits, moves in ((eval_logits, False), (train_logits, True)):
+        before = sess.run(mean)
+        for batch in (1, 7):
+          assert sess.run(logits, {images: IMAGES[:batch]}).shape == (batch, 10)
+        assert (not np.array_equal(before, sess.run(mean))) == moves

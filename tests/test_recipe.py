@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, one_line_error, run_script
+from nets import nets_factory
 from resmnist import recipe as recipes
 from resmnist import runtime
 from resmnist.recipe import LoopSettings, Recipe
@@ -114,6 +115,16 @@ def test_presets_set_only_declared_settings():
     assert set(preset) <= declared, name
     fields = {k: v for k, v in preset.items() if k in recipes.FIELDS}
     Recipe(**fields)  # within bounds
+
+
+def test_preset_sprint_trains_sprint_cnn_on_every_image():
+  sprint = recipes.PRESETS['sprint']
+  recipe = Recipe(**{k: v for k, v in sprint.items() if k in recipes.FIELDS})
+  assert nets_factory.network(recipe.net).batch_norm is True
+  assert recipe.validation_size == 0 and not LoopSettings(
+      save_every=sprint['save_every']).eval_every
+  # 1.1 epochs of 60,000 images: 516 steps, one checkpoint, at the end.
+  assert recipe.with_epochs(60000).max_steps == 516 < sprint['save_every']
 
 
 def test_epochs_become_steps():
