@@ -125,7 +125,8 @@ def test_the_docs_are_short():
       lines = len(f.readlines())
     assert lines <= 350, (path, lines)
     total += lines
-  assert total <= 1400, total
+  # About 200 lines a page on average: a manual, not a notebook.
+  assert total <= 200 * len(_files('docs/*.md')), total
 
 
 def test_graph_modules_read_no_flags():
