@@ -148,6 +148,33 @@ def read_photo(served, reader, contents, tta):
           'boxes': _png_url(reader, photo.boxes_image(page))}
 
 
+async def tf_serving(served, name, what, request):
+  """TF Serving's routes: a model's `status` or `metadata` (GET), or a
+  `verb` (POST `:predict`), of `served` named `name`."""
+  if request.path_params['name'] != name:
+    return error('Servable not found for request: Latest(%s)'
+                 % request.path_params['name'], 404)
+  version = request.path_params.get('version')
+  if version is not None and version != served.version:
+    return error('Servable not found for request: Specific(%s, %s)'
+                 % (name, version), 404)
+  if request.method == 'GET':
+    return responses.JSONResponse(
+        served.metadata(name) if what == 'metadata' else served.status())
+  if request.path_params['verb'] != 'predict':
+    return error('no such verb: :%s (it is :predict)'
+                 % request.path_params['verb'], 404)
+  try:
+    body = json.loads(await request.body())
+  except ValueError as e:
+    return error('the body is not JSON (%s)' % e)
+  try:
+    return responses.JSONResponse(await concurrency.run_in_threadpool(
+        served.predict, body))
+  except serving.RequestError as e:
+    return error(e, e.status)
+
+
 def make_app(served, reader):
   """The Starlette application of a `serving.Served` and a `photo.Reader`."""
   name = FLAGS.model_name
@@ -172,30 +199,6 @@ def make_app(served, reader):
     except photo.ImageError as e:
       return error(e)
 
-  async def model_route(request, what):
-    if request.path_params['name'] != name:
-      return error('Servable not found for request: Latest(%s)'
-                   % request.path_params['name'], 404)
-    version = request.path_params.get('version')
-    if version is not None and version != served.version:
-      return error('Servable not found for request: Specific(%s, %s)'
-                   % (name, version), 404)
-    if request.method == 'GET':
-      return responses.JSONResponse(
-          served.metadata(name) if what == 'metadata' else served.status())
-    if request.path_params['verb'] != 'predict':
-      return error('no such verb: :%s (it is :predict)'
-                   % request.path_params['verb'], 404)
-    try:
-      body = json.loads(await request.body())
-    except ValueError as e:
-      return error('the body is not JSON (%s)' % e)
-    try:
-      return responses.JSONResponse(await concurrency.run_in_threadpool(
-          served.predict, body))
-    except serving.RequestError as e:
-      return error(e, e.status)
-
   models = '/v1/models/{name}'
   routes = [routing.Route('/', page),
             routing.Route('/about', about),
@@ -203,12 +206,13 @@ def make_app(served, reader):
             routing.Mount('/static', staticfiles.StaticFiles(
                 directory=STATIC_DIR))]
   for prefix in (models, models + '/versions/{version}'):
-    routes += [routing.Route(prefix, functools.partial(model_route,
-                                                       what='status')),
-               routing.Route(prefix + '/metadata', functools.partial(
-                   model_route, what='metadata')),
-               routing.Route(prefix + ':{verb}', functools.partial(
-                   model_route, what='verb'), methods=['POST'])]
+    routes += [
+        routing.Route(prefix, functools.partial(tf_serving, served, name,
+                                                'status')),
+        routing.Route(prefix + '/metadata', functools.partial(
+            tf_serving, served, name, 'metadata')),
+        routing.Route(prefix + ':{verb}', functools.partial(
+            tf_serving, served, name, 'verb'), methods=['POST'])]
   return applications.Starlette(routes=routes, exception_handlers={
       404: lambda request, exc: error('no such route: %s' % request.url.path,
                                       404),
