@@ -132,15 +132,13 @@ def test_a_photo_dropped_on_the_page(page, tmp_path):
 
 
 @needs_mnist
-def test_the_page_fits_a_phone(real_run):
+def test_the_page_fits_a_phone(page):
   browser = new_browser(390, 844)
-  server, url = start(real_run[0])
   try:
-    browser.get(url)
+    browser.get(page[1])
     assert browser.execute_script(
         'return document.documentElement.scrollWidth <= window.innerWidth')
     pad = browser.find_element('id', 'pad')
     assert 200 <= pad.size['width'] <= 390
   finally:
     browser.quit()
-    stop(server)

@@ -21,16 +21,22 @@ from test_photo import _number, _photo
 pytestmark = pytest.mark.slow
 
 
-def start(model_dir, *args):
-  """A res_mnist_serve.py on a free port: (Process, base URL)."""
-  server = Process('res_mnist_serve.py', '--model_dir=' + model_dir,
-                   '--port=0', *args)
+def start(model_dir, *args, server=None):
+  """A res_mnist_serve.py on a free port (or `server`, one started with
+  `launch`, once it is up): (Process, base URL)."""
+  server = server or launch(model_dir, *args)
   try:
     match = server.wait_for(r'^Serving .* at (http://127\.0\.0\.1:\d+/)')
   except AssertionError:
     server.popen.kill()
     raise
   return server, match.group(1)
+
+
+def launch(model_dir, *args):
+  """A res_mnist_serve.py starting on a free port: its Process."""
+  return Process('res_mnist_serve.py', '--model_dir=' + model_dir, '--port=0',
+                 *args)
 
 
 def stop(server):
@@ -59,12 +65,12 @@ def served(real_run, tmp_path_factory):
   result = run_script('res_mnist_export.py', '--model_dir=' + real_run[0],
                       '--export_dir=' + export_dir)
   assert result.returncode == 0, result.stderr
-  servers = [start(real_run[0])]
+  launched = [launch(real_run[0]), launch(export_dir)]  # both start at once
   try:
-    servers.append(start(export_dir))
-    yield servers[0][1], servers[1][1], export_dir + '/300'
+    urls = [start(None, server=server)[1] for server in launched]
+    yield urls[0], urls[1], export_dir + '/300'
   finally:
-    for server, _ in servers:
+    for server in launched:
       stop(server)
 
 
