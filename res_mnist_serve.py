@@ -1,8 +1,8 @@
 """Serves a trained model: a page to draw or drop digits on, and the REST API
 of TensorFlow Serving.
 
-    python res_mnist_serve.py                      # model/ at http://127.0.0.1:8501/
-    python res_mnist_serve.py --model_dir=export   # res_mnist_export.py's SavedModel
+    python res_mnist_serve.py                  # model/, http://127.0.0.1:8501/
+    python res_mnist_serve.py --model_dir=export   # a SavedModel
 
 --model_dir is a model directory (its latest checkpoint, or --checkpoint_path)
 or a SavedModel: one version, or a base path of numbered versions (the

@@ -9,10 +9,10 @@ The network of `--preset=sprint`: the cheapest of the layouts measured
 that reached 99% test accuracy in about an epoch (1.28 M multiply-adds per
 image, forward). Convolutions are most of a training step (72% with 64
 filters in conv2, oneDNN on 2 AVX2 cores), and their cost grows with the
-pixels they run at: a 3x3 convolution from 32 to 64 channels is 3.6 M multiply-adds
-per image at 14x14, 0.9 M at 7x7. So conv1 strides and pools at once, and
-the 3x3 convolutions run at 7x7 and 4x4, where width is cheap; conv2's 48
-filters (not 64) train 9% faster to the same accuracy.
+pixels they run at: a 3x3 convolution from 32 to 64 channels is 3.6 M
+multiply-adds per image at 14x14, 0.9 M at 7x7. So conv1 strides and pools
+at once, and the 3x3 convolutions run at 7x7 and 4x4, where width is
+cheap; conv2's 48 filters (not 64) train 9% faster to the same accuracy.
 Batch norm after every convolution (no biases, He init) lets Adam train at
 the high rate a one-epoch run needs; no dropout, which only slows so short
 a run.

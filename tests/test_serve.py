@@ -95,8 +95,9 @@ def test_tf_serving_answers(served):
     assert status == 200 and len(rows['predictions']) == 8
     assert [p['classes'] for p in rows['predictions']] == (
         expected['classes'].tolist())
-    np.testing.assert_allclose([p['probabilities'] for p in rows['predictions']],
-                               expected['probabilities'], atol=1e-5)
+    np.testing.assert_allclose(
+        [p['probabilities'] for p in rows['predictions']],
+        expected['probabilities'], atol=1e-5)
     assert np.mean(expected['classes'] == labels) >= 0.75
     # The columnar form, named inputs, the 28x28 signature, a version.
     status, columns = call(url + 'v1/models/mnist/versions/300:predict', {
