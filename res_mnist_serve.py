@@ -251,8 +251,7 @@ def main(_):
   server = uvicorn.Server(uvicorn.Config(
       BodyLimit(make_app(served, reader), int(FLAGS.max_body_mb * 1e6)),
       log_level='warning', access_log=False, lifespan='off'))
-  if not socket.inet_pton(sock.family, host) or host not in (
-      '127.0.0.1', '::1'):
+  if not host.startswith('127.') and host != '::1':
     print('note: listening on %s: anyone who can reach this machine can '
           'use the model' % host)
   print('Serving %s (version %s) at http://%s:%d/ (Ctrl-C stops)'
