@@ -54,6 +54,7 @@ flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
 
+
 def answer(probabilities, class_names, min_confidence):
   """What follows `path: ` on a file's line, for its digits' probabilities:
   the digits read (`?` where unsure), and how probable each is."""
