@@ -23,6 +23,9 @@ common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_integer('eval_batch_size', runtime.EVAL_BATCH_SIZE,
                      'Images per evaluation step.', lower_bound=1)
+flags.DEFINE_bool('averaged', True, 'Where the checkpoint holds moving '
+                  'averages of the weights (--moving_average_decay), evaluate '
+                  'them; --noaveraged: the weights themselves.')
 flags.adopt_module_key_flags(common_flags)  # in --help
 
 FLAGS = flags.FLAGS
@@ -32,7 +35,8 @@ def main(_):
   # In towers: faster, same result.
   with nets_factory.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
                                net=FLAGS.net,
-                               eval_batch_size=FLAGS.eval_batch_size) as model:
+                               eval_batch_size=FLAGS.eval_batch_size,
+                               averaged=FLAGS.averaged) as model:
     data = common_flags.read_data(FLAGS, model.info.get('dataset', 'mnist'),
                                   validation_size=0)
     accuracy, _ = model.evaluate(data.test, FLAGS.eval_batch_size)

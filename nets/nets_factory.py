@@ -223,7 +223,7 @@ def network_fns(recipe):
 
 
 def load_model(directory, checkpoint_path=None, towers=1, config=None,
-               log=print, net=None, eval_batch_size=None):
+               log=print, net=None, eval_batch_size=None, averaged=True):
   """The `loader.EvalModel` of a model directory's latest (or the given)
   checkpoint: the network its `model.json` names, restored.
 
@@ -235,6 +235,8 @@ def load_model(directory, checkpoint_path=None, towers=1, config=None,
     net: if given, the network the model must be (a `--net` flag).
     eval_batch_size: if given, `towers` is chosen for evaluating batches
       of that many images (`runtime.eval_towers`).
+    averaged: the weights' moving averages where the checkpoint has them
+      (`--moving_average_decay`); False: the weights themselves.
 
   Raises:
     checkpoints.CheckpointError, model_dir.ModelDirError: as `loader.load`;
@@ -251,7 +253,7 @@ def load_model(directory, checkpoint_path=None, towers=1, config=None,
     return _eval_network_fn(info, towers)
 
   return loader.load(directory, network_fn_of, checkpoint_path, config, log,
-                     net)
+                     net, averaged)
 
 
 def fast_settings(recipe):

@@ -160,15 +160,24 @@ def has_batch_norm_variables(checkpoint_path):
              for name in _list_variables(checkpoint_path))
 
 
+def has_moving_averages(checkpoint_path):
+  """True if the checkpoint holds moving averages of its weights
+  (`--moving_average_decay`)."""
+  return any(name.endswith('/ExponentialMovingAverage')
+             for name in _list_variables(checkpoint_path))
+
+
 def verify(checkpoint_path, var_list):
-  """Checks that `checkpoint_path` reads completely and holds `var_list`.
+  """Checks that `checkpoint_path` reads completely and holds `var_list`
+  (variables, or a dict from the names they are saved under to them).
 
   Raises:
     CheckpointError: the file is unreadable or holds another graph.
   """
   stored = _list_variables(checkpoint_path)
-  for variable in var_list:
-    name = variable.op.name
+  if not isinstance(var_list, dict):
+    var_list = {variable.op.name: variable for variable in var_list}
+  for name, variable in var_list.items():
     if name not in stored:
       graph_bn = '/BatchNorm/' in name
       hint = ''
@@ -186,7 +195,8 @@ def verify(checkpoint_path, var_list):
 
 
 def restore(sess, saver, checkpoint_path, var_list):
-  """Restores `saver` (a `tf.train.Saver` of `var_list`) after `verify`."""
+  """Restores `saver` (a `tf.train.Saver` of `var_list`, a list or a dict
+  as for `verify`) after `verify`."""
   verify(checkpoint_path, var_list)
   try:
     saver.restore(sess, checkpoint_path)

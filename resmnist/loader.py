@@ -35,10 +35,12 @@ class EvalModel(object):
       global step; None before the first `restore`.
   """
 
-  def __init__(self, info, network_fn, config=None):
+  def __init__(self, info, network_fn, config=None, averaged=True):
     """Builds the graph of `network_fn` (`nets_factory.get_network_fn`,
     `is_training=False`) for the model `info` describes; `config` defaults
-    to `runtime.session_config` of its towers."""
+    to `runtime.session_config` of its towers. With `averaged`, the
+    weights' moving averages are restored in their place where a
+    checkpoint has them (`--moving_average_decay`)."""
     self.info = info
     size, channels = info.get('image_size', 28), info.get('channels', 1)
     pixels = size * size * channels
@@ -60,6 +62,12 @@ class EvalModel(object):
               labels=tf.argmax(self.labels, 1), logits=self.logits))]
       self._variables = tf.global_variables()
       self._saver = tf.train.Saver(self._variables)
+      # A checkpoint of a run with --moving_average_decay: each weight from
+      # its average, everything else (e.g. batch norm's statistics) as is.
+      self._averaged = tf.train.ExponentialMovingAverage(
+          0.0).variables_to_restore(tf.trainable_variables())
+      self._averaged_saver = tf.train.Saver(self._averaged)
+    self.averaged = averaged
     self.session = tf.Session(graph=self.graph, config=config or (
         runtime.session_config(getattr(network_fn, 'towers', 1))))
     self.checkpoint_path = self.step_restored = None
@@ -67,8 +75,12 @@ class EvalModel(object):
   def restore(self, checkpoint_path):
     """Loads the weights of `checkpoint_path`; returns its global step."""
     with self.graph.as_default():  # graph mode, even where TF2's eager is on
-      checkpoints.restore(self.session, self._saver, checkpoint_path,
-                          self._variables)
+      if self.averaged and checkpoints.has_moving_averages(checkpoint_path):
+        checkpoints.restore(self.session, self._averaged_saver,
+                            checkpoint_path, self._averaged)
+      else:
+        checkpoints.restore(self.session, self._saver, checkpoint_path,
+                            self._variables)
       self.step_restored = int(self.session.run(self.global_step))
     self.checkpoint_path = checkpoint_path
     return self.step_restored
@@ -98,7 +110,7 @@ class EvalModel(object):
 
 
 def load(directory, network_fn_of, checkpoint_path=None, config=None,
-         log=print, net=None):
+         log=print, net=None, averaged=True):
   """The `EvalModel` of `directory`'s latest (or the given) checkpoint.
 
   Args:
@@ -107,6 +119,8 @@ def load(directory, network_fn_of, checkpoint_path=None, config=None,
     config: the session's `tf.ConfigProto`, as for `EvalModel`.
     log: where a note on a damaged checkpoint state file goes.
     net: if given, the network the model must be (a `--net` flag).
+    averaged: restore the weights' moving averages where the checkpoint
+      has them (`EvalModel`).
 
   Raises:
     checkpoints.CheckpointError: no checkpoint, or it cannot be restored.
@@ -119,7 +133,7 @@ def load(directory, network_fn_of, checkpoint_path=None, config=None,
     raise model_dir.ModelDirError(
         '%s holds a %s, not a %s (--net); --net is read from the model '
         'directory and need not be given' % (directory, info['net'], net))
-  model = EvalModel(info, network_fn_of(info), config)
+  model = EvalModel(info, network_fn_of(info), config, averaged)
   try:
     model.restore(path)
   except checkpoints.CheckpointError:

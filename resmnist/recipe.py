@@ -116,6 +116,11 @@ class Recipe:
       0.0, 'Train on targets that give this share of each label\'s '
       'probability evenly to the 10 classes (0.1: 0.91 to the label, 0.01 to '
       'each other class); 0: one-hot, as the original.', lower=0, upper=0.5)
+  moving_average_decay: float = setting(
+      0.0, 'If > 0, keep an exponential moving average of the weights '
+      '(tf.train.ExponentialMovingAverage, this decay per step, less in the '
+      'first steps); validation, evaluation, prediction and export then use '
+      'the averaged weights. 0: none.', lower=0, upper=0.99999)
   seed: Optional[int] = setting(None, 'Seed of the weights, dropout and data '
                                 'order; unset: a different run each time.')
   # Speed (docs/speed.md)

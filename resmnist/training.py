@@ -150,6 +150,22 @@ def minimize(total_loss, learning_rate, global_step, optimizer=None):
     return global_step.read_value()
 
 
+def average_weights(train_op, decay, global_step):
+  """`train_op`, then an update of the trainable variables' moving averages.
+
+  `tf.train.ExponentialMovingAverage` with `num_updates`: the decay is
+  min(decay, (1 + step) / (10 + step)), so the first steps are not
+  weighed down by the initial weights. The averages are variables named
+  `<weight>/ExponentialMovingAverage`, saved in every checkpoint;
+  `loader.EvalModel` restores them in place of the weights.
+  """
+  averages = tf.train.ExponentialMovingAverage(decay, num_updates=global_step)
+  with tf.control_dependencies([train_op]):
+    update = averages.apply(tf.trainable_variables())
+  with tf.control_dependencies([update]):
+    return tf.identity(train_op)
+
+
 def evaluation(logits, labels):
   """Returns the number of rows where the top logit is the one-hot label."""
   correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
@@ -218,6 +234,9 @@ def build_training_graph(recipe, network_fn, sync_replicas=0):
         replicas_to_aggregate=sync_replicas, total_num_replicas=sync_replicas)
   train_op = minimize(cross_entropy + tf.losses.get_regularization_loss(),
                       learning_rate, global_step, sync_optimizer)
+  if recipe.moving_average_decay:
+    train_op = average_weights(train_op, recipe.moving_average_decay,
+                               global_step)
   batch_accuracy = tf.cast(evaluation(logits, labels),
                            tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
   tf.summary.scalar('loss', cross_entropy)

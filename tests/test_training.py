@@ -181,3 +181,51 @@ def test_cut_out_zeroes_one_clipped_square():
     assert set(np.unique(image)) == {0.0, 1.0}
     sizes.add((height, width))
   assert (8, 8) in sizes and len(sizes) > 1
+
+
+def _train_with_moving_averages(model_dir, steps):
+  """`steps` steps of LeNet-5 with --moving_average_decay=0.9, saved in
+  `model_dir`; returns the weights before and after, by name."""
+  from nets import nets_factory
+  from resmnist import model_dir as model_dirs
+  recipe = Recipe(net='lenet5', moving_average_decay=0.9, seed=1)
+  images = np.random.RandomState(0).rand(10, 784)
+  labels = np.eye(10)[np.arange(10)]
+  with tf.Graph().as_default():
+    graph = training_graph(recipe)
+    weights = {v.op.name: v for v in tf.trainable_variables()}
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      before = sess.run(weights)
+      for _ in range(steps):
+        sess.run(graph.train_op, {graph.images: images, graph.labels: labels})
+      after = sess.run(weights)
+      tf.train.Saver().save(sess, str(model_dir / 'my_model'),
+                            global_step=steps)
+  model_dirs.write_info(str(model_dir), nets_factory.model_info(recipe))
+  return before, after
+
+
+def test_moving_averages_of_the_weights_are_saved_and_evaluated(tmp_path):
+  """After one step the average is d * w0 + (1 - d) * w1, d = min(0.9,
+  (1 + 1) / (10 + 1)); the evaluation graph restores it in place of the
+  weight, unless asked for the weights themselves."""
+  from nets import nets_factory
+  before, after = _train_with_moving_averages(tmp_path, 1)
+  path = str(tmp_path / 'my_model-1')
+  decay = 2.0 / 11
+  for name in before:
+    average = tf.train.load_variable(path, name + '/ExponentialMovingAverage')
+    np.testing.assert_allclose(
+        average, decay * before[name] + (1 - decay) * after[name], atol=1e-6)
+    assert not np.allclose(average, after[name])
+  for averaged, expected in ((True, 'average'), (False, 'weight')):
+    with nets_factory.load_model(str(tmp_path), averaged=averaged) as model:
+      with model.graph.as_default():
+        restored = model.session.run(
+            {v.op.name: v for v in tf.trainable_variables()})
+    for name in before:
+      stored = tf.train.load_variable(
+          path, name + ('/ExponentialMovingAverage'
+                        if expected == 'average' else ''))
+      np.testing.assert_array_equal(restored[name], stored)
