@@ -80,6 +80,18 @@ def test_eval_named_checkpoint(trained):
   assert '(step 40)' in result.stdout
 
 
+def test_eval_with_test_time_augmentation(trained):
+  """--tta reads each digit in 9 variants; shifted and turned synthetic
+  digits are still read well."""
+  data_dir, model_dir, stdout = trained
+  result = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
+                      '--model_dir=' + model_dir, '--nocheck_sha256', '--tta')
+  assert result.returncode == 0, result.stderr
+  accuracy = re.search(r'^test accuracy (\S+) \(with --tta\)$',
+                       result.stdout, re.M)
+  assert accuracy and float(accuracy.group(1)) > 0.9, result.stdout
+
+
 def test_eval_without_checkpoint(small_data, tmp_path):
   result = run_script('res_mnist_eval.py', '--data_dir=' + small_data,
                       '--model_dir=%s' % tmp_path, '--nocheck_sha256')
