@@ -25,6 +25,7 @@ network: it is handed network functions made here, from a `Recipe`
 | `vgg16` | VGG16's 13 convolutions on digits padded to 32x32 | 15,243,978 |
 | `inception` | GoogLeNet-style Inception modules sized for 28x28 | 1,045,162 |
 | `sprint_cnn` | a small batch-norm CNN, 99% in one epoch | 44,986 |
+| `wide_resnet` | a wide pre-activation ResNet shaped for 28x28 | 1,208,938 |
 """
 import collections
 import functools
@@ -39,6 +40,7 @@ from nets import lenet5
 from nets import resnet18
 from nets import sprint_cnn
 from nets import vgg16
+from nets import wide_resnet
 import res_mnist_inference
 from resmnist import loader
 from resmnist import model_dir
@@ -100,6 +102,9 @@ NETWORKS = {
     'sprint_cnn': _network(sprint_cnn.sprint_cnn,
                            sprint_cnn.sprint_cnn_arg_scope, batch_norm=True,
                            batch_norm_decay=sprint_cnn.BATCH_NORM_DECAY),
+    'wide_resnet': _network(wide_resnet.wide_resnet,
+                            wide_resnet.wide_resnet_arg_scope, batch_norm=True,
+                            batch_norm_decay=wide_resnet.BATCH_NORM_DECAY),
 }
 
 

@@ -16,6 +16,7 @@ from nets.bottleneck_resnet import (bottleneck_resnet,
 from nets.deep_mnist import deep_mnist, deep_mnist_arg_scope
 from nets.lenet5 import lenet5, lenet5_arg_scope
 from nets.sprint_cnn import sprint_cnn, sprint_cnn_arg_scope
+from nets.wide_resnet import wide_resnet, wide_resnet_arg_scope
 
 Case = collections.namedtuple('Case',
                               'net arg_scope options params scopes steps')
@@ -235,3 +236,31 @@ def test_sprint_cnn_shapes_and_batch_norm():
         for batch in (1, 7):
           assert sess.run(logits, {images: IMAGES[:batch]}).shape == (batch, 10)
         assert (not np.array_equal(before, sess.run(mean))) == moves
+
+
+def test_wide_resnet_shapes_shortcuts_and_learning():
+  """The shapes, 1,208,938 parameters, a 1x1 projection where a block's
+  shape changes, and Adam steps lower the loss."""
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)
+    images = tf.placeholder(tf.float32, [None, 28, 28, 1])
+    with slim.arg_scope(wide_resnet_arg_scope()):
+      logits, end_points = wide_resnet(images, is_training=True)
+    assert [end_points[n].shape.as_list()[1:] for n in (
+        'pool', 'block1', 'block2', 'block3')] == [
+            [14, 14, 32], [14, 14, 64], [7, 7, 128], [4, 4, 256]]
+    assert sum(v.shape.num_elements() for v in tf.trainable_variables()) == (
+        1208938)
+    names = {v.op.name for v in tf.trainable_variables()}
+    assert {'WideResNet/block%d/shortcut/weights' % i for i in (1, 2, 3)} <= (
+        names)
+    labels = tf.constant(np.arange(8) % 10)
+    loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = tf.train.AdamOptimizer(0.01).minimize(loss)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      feed = {images: IMAGES[:8]}
+      before = sess.run(loss, feed)
+      for _ in range(5):
+        sess.run(train_op, feed)
+      assert sess.run(loss, feed) < before
