@@ -106,6 +106,10 @@ class Recipe:
                         'random place of each training image (Cutout, DeVries '
                         'and Taylor 2017); 0: none.', lower=0,
                         upper=input_data.IMAGE_SIZE)
+  random_erasing: float = setting(
+      0.0, 'Probability that a training image gets a rectangle of random '
+      'noise (Random Erasing, Zhong et al. 2017: 2-40% of the image, aspect '
+      'ratio 0.3-3.3, at a random place); 0: none.', lower=0, upper=1)
   precise_batch_norm: int = setting(
       0, 'After the last step, run this many more training batches forward '
       'with the weights frozen, so that batch norm\'s moving averages (what '

@@ -86,6 +86,33 @@ def cut_out(images, size, seed=None):
                              [-1, IMAGE_PIXELS])
 
 
+def random_erase(images, probability, seed=None):
+  """Random Erasing (Zhong et al. 2017): with `probability`, each image of a
+  `[B, 784]` batch gets a rectangle of uniform noise covering 2-40% of it,
+  of aspect ratio 0.3-3.3 (log-uniform), inside the image (a side longer
+  than the image is cut to it), so that an occluded garment is still seen."""
+  batch = tf.shape(images)[0]
+  area = tf.random.uniform([batch], 0.02, 0.4, seed=seed) * IMAGE_PIXELS
+  ratio = tf.exp(tf.random.uniform([batch], math.log(0.3), -math.log(0.3),
+                                   seed=seed))
+  pixels = tf.range(IMAGE_SIZE, dtype=tf.float32)
+
+  def inside(side):  # [B, 28]: the rows or columns the rectangle covers
+    side = tf.minimum(tf.round(side), IMAGE_SIZE)
+    start = tf.floor(tf.random.uniform([batch], seed=seed) *
+                     (IMAGE_SIZE - side + 1))
+    return ((pixels[None, :] >= start[:, None])
+            & (pixels[None, :] < (start + side)[:, None]))
+
+  erased = (inside(tf.sqrt(area * ratio))[:, :, None]
+            & inside(tf.sqrt(area / ratio))[:, None, :]
+            & (tf.random.uniform([batch], seed=seed) < probability)[:, None,
+                                                                   None])
+  noise = tf.random.uniform([batch, IMAGE_SIZE, IMAGE_SIZE], seed=seed)
+  images = tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE])
+  return tf.reshape(tf.where(erased, noise, images), [-1, IMAGE_PIXELS])
+
+
 def configure_learning_rate(recipe, global_step):
   """The learning rate of `recipe` at `global_step`, as a tensor."""
   if recipe.lr_schedule == 'exponential':
@@ -173,7 +200,8 @@ def evaluation(logits, labels):
 
 
 def _augmented(recipe, images):
-  """`images` as `recipe` distorts them for training (`augment`, `cutout`)."""
+  """`images` as `recipe` distorts them for training (`augment`, `cutout`,
+  `random_erasing`)."""
   distorted = images
   if recipe.augment and input_data.DATASETS[recipe.dataset].mirror_invariant:
     # Clothes: flips and whole-pixel shifts, the pad-and-crop of the
@@ -187,6 +215,8 @@ def _augmented(recipe, images):
     distorted = distort_images(images)
   if recipe.cutout:
     distorted = cut_out(distorted, recipe.cutout)
+  if recipe.random_erasing:
+    distorted = random_erase(distorted, recipe.random_erasing)
   return distorted
 
 

@@ -229,3 +229,23 @@ def test_moving_averages_of_the_weights_are_saved_and_evaluated(tmp_path):
           path, name + ('/ExponentialMovingAverage'
                         if expected == 'average' else ''))
       np.testing.assert_array_equal(restored[name], stored)
+
+
+def test_random_erasing_puts_one_rectangle_of_noise_or_none():
+  """Images of 2.0 (above the noise's [0, 1)): the pixels below 1 are the
+  erased ones, one rectangle of 2-40% of the image (up to rounding and the
+  cut at the border); with probability 0.5 about half the images."""
+  images = np.full((400, 784), 2.0, np.float32)
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)  # each draw of its own (one op seed would repeat)
+    erase = {p: training.random_erase(images, p) for p in (1.0, 0.5)}
+    with tf.Session() as sess:
+      erased = sess.run(erase)
+  for image in erased[1.0].reshape(-1, 28, 28):
+    rows, cols = np.nonzero(image < 1)
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    assert len(rows) == height * width  # a full rectangle
+    assert 0.01 * 784 <= height * width <= 0.45 * 784
+    assert np.all((image < 1) | (image == 2.0))
+  touched = np.any(erased[0.5] < 1, axis=1).mean()
+  assert 0.4 < touched < 0.6
