@@ -54,6 +54,11 @@ def check(recipe, settings, info):
         '--precise_batch_norm=%d needs batch norm (--batch_norm, or a '
         'network that has it); --net=%s has none'
         % (recipe.precise_batch_norm, recipe.net))
+  if recipe.precise_batch_norm and recipe.moving_average_decay:
+    # Its statistics would describe the weights, not their averages, which
+    # are what is evaluated.
+    raise SettingError('--precise_batch_norm does not go with '
+                       '--moving_average_decay; use one of them')
 
 
 def run(recipe, settings, network_fn, eval_network_fn, info, data_dir=None,

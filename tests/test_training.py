@@ -249,3 +249,16 @@ def test_random_erasing_puts_one_rectangle_of_noise_or_none():
     assert np.all((image < 1) | (image == 2.0))
   touched = np.any(erased[0.5] < 1, axis=1).mean()
   assert 0.4 < touched < 0.6
+
+
+def test_precise_batch_norm_does_not_go_with_moving_averages():
+  """Its statistics would be of the weights, and their averages are
+  evaluated."""
+  import pytest
+  from nets import nets_factory
+  from resmnist import trainer
+  from resmnist.recipe import LoopSettings, SettingError
+  recipe = Recipe(batch_norm=True, precise_batch_norm=10,
+                  moving_average_decay=0.99)
+  with pytest.raises(SettingError, match='does not go with'):
+    trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
