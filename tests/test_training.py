@@ -1,5 +1,6 @@
 """The training graph: augmentation, Cutout, label smoothing, schedules, the train op."""
 import numpy as np
+import pytest
 
 from conftest import tf, training_graph
 from resmnist import training
@@ -254,7 +255,6 @@ def test_random_erasing_puts_one_rectangle_of_noise_or_none():
 def test_precise_batch_norm_does_not_go_with_moving_averages():
   """Its statistics would be of the weights, and their averages are
   evaluated."""
-  import pytest
   from nets import nets_factory
   from resmnist import trainer
   from resmnist.recipe import LoopSettings, SettingError
