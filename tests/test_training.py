@@ -1,4 +1,5 @@
-"""The training graph: augmentation, Cutout, label smoothing, schedules, the train op."""
+"""The training graph: augmentation, Cutout, Random Erasing, label smoothing,
+schedules, the train op, the weights' moving averages."""
 import numpy as np
 import pytest
 
