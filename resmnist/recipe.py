@@ -102,6 +102,11 @@ class Recipe:
                           'training images; on Fashion-MNIST, left-right '
                           'flips and whole-pixel shifts instead (a mirrored '
                           'shoe is a shoe, a mirrored 2 is not a 2).')
+  elastic: float = setting(
+      0.0, 'Elastic distortion of the training images (Simard et al. 2003): '
+      'each pixel moved by a random field smoothed by a Gaussian of 4 '
+      'pixels, scaled by this (Simard: 34), after --augment\'s; 0: none.',
+      lower=0)
   cutout: int = setting(0, 'Side in pixels of a square of zeros put at a '
                         'random place of each training image (Cutout, DeVries '
                         'and Taylor 2017); 0: none.', lower=0,

@@ -11,6 +11,8 @@ network. The loop that runs the graph is `trainer.train`.
 import collections
 import math
 
+import numpy as np
+from scipy import ndimage
 import tensorflow.compat.v1 as tf
 
 from resmnist import errors
@@ -21,6 +23,9 @@ from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
 MAX_ROTATION_DEGREES = 10.0
 MAX_SHIFT_PIXELS = 2.0
 MAX_SCALE_CHANGE = 0.1
+# Smoothness of elastic distortions' displacement fields, in pixels (Simard
+# et al. 2003: 4 for MNIST).
+ELASTIC_SIGMA = 4.0
 
 
 class TrainingError(errors.Error):
@@ -67,6 +72,34 @@ def distort_images(images, seed=None, max_rotation_degrees=MAX_ROTATION_DEGREES,
       output_shape=[IMAGE_SIZE, IMAGE_SIZE],
       fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')
   return tf.reshape(distorted, [-1, IMAGE_PIXELS])
+
+
+def elastic_distort(images, alpha, sigma=ELASTIC_SIGMA, seed=None):
+  """Elastic distortion (Simard et al. 2003) of each image of a `[B, 784]`
+  batch: every pixel moved by a random displacement field, uniform in
+  [-1, 1] per pixel, smoothed by a Gaussian of `sigma` pixels and scaled by
+  `alpha` (Simard: 34 and 4), sampled bilinearly (scipy's `ndimage`). The
+  field is drawn from a seed that TensorFlow's random ops draw, so that a
+  graph seed makes runs repeat."""
+  def distort(batch, batch_seed):
+    rng = np.random.default_rng(batch_seed)
+    digits = batch.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    fields = ndimage.gaussian_filter(
+        rng.uniform(-1.0, 1.0, (2,) + digits.shape), (0, 0, sigma, sigma))
+    index, rows, cols = np.meshgrid(np.arange(len(digits)),
+                                    np.arange(IMAGE_SIZE),
+                                    np.arange(IMAGE_SIZE), indexing='ij')
+    moved = ndimage.map_coordinates(
+        digits, [index, rows + alpha * fields[0], cols + alpha * fields[1]],
+        order=1, mode='constant')
+    return moved.reshape(-1, IMAGE_PIXELS).astype(np.float32)
+
+  batch_seed = tf.random.uniform([], maxval=2 ** 31 - 1, dtype=tf.int64,
+                                 seed=seed)
+  distorted = tf.numpy_function(distort, [images, batch_seed], tf.float32,
+                                stateful=False)
+  distorted.set_shape(images.shape)
+  return distorted
 
 
 def cut_out(images, size, seed=None):
@@ -200,8 +233,8 @@ def evaluation(logits, labels):
 
 
 def _augmented(recipe, images):
-  """`images` as `recipe` distorts them for training (`augment`, `cutout`,
-  `random_erasing`)."""
+  """`images` as `recipe` distorts them for training (`augment`, `elastic`,
+  `cutout`, `random_erasing`)."""
   distorted = images
   if recipe.augment and input_data.DATASETS[recipe.dataset].mirror_invariant:
     # Clothes: flips and whole-pixel shifts, the pad-and-crop of the
@@ -213,6 +246,8 @@ def _augmented(recipe, images):
   elif recipe.augment:
     # A mirrored digit is not that digit: no flips.
     distorted = distort_images(images)
+  if recipe.elastic:
+    distorted = elastic_distort(distorted, recipe.elastic)
   if recipe.cutout:
     distorted = cut_out(distorted, recipe.cutout)
   if recipe.random_erasing:

@@ -263,3 +263,30 @@ def test_precise_batch_norm_does_not_go_with_moving_averages():
                   moving_average_decay=0.99)
   with pytest.raises(SettingError, match='does not go with'):
     trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
+
+
+def test_elastic_distortion_bends_digits_repeatably():
+  """A field scaled by 8 moves ink a little and keeps it (not a shift of
+  the whole image: the correlation stays high); a graph seed repeats it,
+  each step draws another field."""
+  from conftest import synthetic_digits
+  images = synthetic_digits(50, seed=0)[0].reshape(50, 784) / 255.0
+
+  def distorted(graph_seed, alpha):
+    with tf.Graph().as_default():
+      tf.set_random_seed(graph_seed)
+      bent = training.elastic_distort(tf.constant(images, tf.float32), alpha)
+      with tf.Session() as sess:
+        return sess.run(bent), sess.run(bent)
+
+  first, second = distorted(1, 8.0)
+  np.testing.assert_array_equal(first, distorted(1, 8.0)[0])
+  assert not np.allclose(first, second)
+  assert first.shape == images.shape and first.dtype == np.float32
+  assert first.min() >= 0 and first.max() <= 1
+  correlation = [np.corrcoef(a, b)[0, 1] for a, b in zip(images, first)]
+  assert 0.7 < np.mean(correlation) < 0.995
+  # Some falls off the border: these fake digits' squares touch it.
+  assert abs(first.sum() / images.sum() - 1) < 0.12
+  assert np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(
+      images, distorted(1, 34.0)[0])]) < np.mean(correlation)
