@@ -127,6 +127,16 @@ def test_preset_sprint_trains_sprint_cnn_on_every_image():
   assert recipe.with_epochs(60000).max_steps == 516 < sprint['save_every']
 
 
+def test_preset_fashion_hour_trains_wide_resnet_on_clothes():
+  preset = recipes.PRESETS['fashion_hour']
+  recipe = Recipe(**{k: v for k, v in preset.items() if k in recipes.FIELDS})
+  assert (recipe.net, recipe.dataset) == ('wide_resnet', 'fashion_mnist')
+  assert nets_factory.network(recipe.net).batch_norm is True
+  # 20 epochs of the 55,000 images left after validation, validated each.
+  assert recipe.with_epochs(55000).max_steps == 8594
+  assert preset['eval_every'] == -(-55000 // recipe.batch_size)
+
+
 def test_epochs_become_steps():
   assert Recipe(epochs=0.65).with_epochs(55000).max_steps == 358
   assert Recipe(max_steps=42).with_epochs(55000).max_steps == 42
