@@ -15,9 +15,11 @@ from resmnist import input_data
 pytestmark = pytest.mark.slow
 
 FASHION_DIR = os.path.join(ROOT, 'Fashion_MNIST_data')
-# sprint_cnn is left out: its layers (slim's conv, batch norm and dense) are
-# resnet18's, which these runs cover, and its run would add ~18 s.
-ZOO = sorted(set(nets_factory.NETWORKS) - {'resnet', 'sprint_cnn'})
+# sprint_cnn and wide_resnet are left out: their layers (slim's conv, batch
+# norm and dense) are resnet18's, which these runs cover, and each run would
+# add ~18 s.
+ZOO = sorted(set(nets_factory.NETWORKS) - {'resnet', 'sprint_cnn',
+                                           'wide_resnet'})
 
 
 @pytest.fixture(scope='module')
