@@ -77,7 +77,7 @@ BAD_FLAGS = [
     (['--learning_rate=0'], 'flag --learning_rate=0.0: must be greater than 0'),
     (['--epochs=-1'], 'flag --epochs=-1: -1.0 is not a non-negative number'),
     (['--preset=fastest'], 'flag --preset=fastest: value should be one of '
-     '<best|fast|sprint|fashion_hour|article001|article002|article003_deep_mnist|article003_lenet5>'),
+     '<best|fast|sprint|fashion_hour|mnist_hour|article001|article002|article003_deep_mnist|article003_lenet5>'),
 ]
 
 

@@ -137,6 +137,16 @@ def test_preset_fashion_hour_trains_wide_resnet_on_clothes():
   assert preset['eval_every'] == -(-55000 // recipe.batch_size)
 
 
+def test_preset_mnist_hour_trains_the_posts_resnet_without_batch_norm():
+  preset = recipes.PRESETS['mnist_hour']
+  recipe = Recipe(**{k: v for k, v in preset.items() if k in recipes.FIELDS})
+  assert (recipe.net, recipe.dataset, recipe.batch_norm) == (
+      'resnet', 'mnist', False)
+  # 35 epochs of the 55,000 images left after validation, validated each.
+  assert recipe.with_epochs(55000).max_steps == 19250
+  assert preset['eval_every'] == 55000 // recipe.batch_size
+
+
 def test_epochs_become_steps():
   assert Recipe(epochs=0.65).with_epochs(55000).max_steps == 358
   assert Recipe(max_steps=42).with_epochs(55000).max_steps == 42
