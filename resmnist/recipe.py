@@ -224,8 +224,8 @@ PRESETS = {
                          label_smoothing=0.1, epochs=20, eval_every=430,
                          save_every=430, log_every=430),
     # The post's ResNet towards 99.70% within an hour of 2 AVX2 cores
-    # (docs/results.md): no batch norm (faster, and its towers may split the
-    # batch), 35 epochs at a rate of 0.001 (0.003 diverged), label smoothing.
+    # (docs/results.md): no batch norm, so that --fast may train two towers
+    # (one per core); 35 epochs at a rate of 0.001 (0.003 diverged).
     'mnist_hour': dict(augment=True, lr_schedule='cosine', learning_rate=0.001,
                        warmup_steps=500, weight_decay=5e-5, epochs=35,
                        label_smoothing=0.1, moving_average_decay=0.999,
