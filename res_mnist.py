@@ -11,8 +11,9 @@ At the end it prints validation and test accuracy, dropout off.
 
 `--preset=best` trains the most accurate recipe measured (docs/results.md:
 batch norm, augmentation, cosine schedule, weight decay, model selection on
-the validation split); `--preset=fast` reaches 99% in the least training time
-measured (docs/speed.md: 0.65 epoch, annealed within it, smoothed labels);
+the validation split); `--preset=fast` reaches 99% soonest with the post's
+ResNet (docs/speed.md: 0.65 epoch, annealed within it, smoothed labels),
+`--preset=sprint` soonest of all (docs/results.md: a small batch-norm CNN);
 any flag given on the command line overrides a preset.
 
 This script reads the flags, makes the run's `Recipe` and `LoopSettings`
@@ -81,6 +82,9 @@ def _fast(recipe):
     towers = recipe.towers
   if FLAGS['bfloat16'].present:
     bfloat16 = recipe.bfloat16
+  given = [name for name in ('towers', 'bfloat16') if FLAGS[name].present]
+  if given:
+    why += '; --%s as given' % ' and --'.join(given)
   print('--fast on %s: --towers=%d --%sbfloat16 (%s)'
         % (runtime.cpu_model(), towers, '' if bfloat16 else 'no', why))
   return recipes.from_flags(Recipe, FLAGS, towers=towers, bfloat16=bfloat16)

@@ -32,8 +32,8 @@ def test_preset_best_with_overrides(small_data, tmp_path):
   assert os.path.exists(os.path.join(model_dir, 'best', 'checkpoint'))
   # The preset is --fast: one tower (batch norm), bf16 as given.
   assert re.search(r'^--fast on .+: --towers=1 --nobfloat16 \(bfloat16: .+; '
-                   r'1 tower: the network has batch norm\)$', result.stdout,
-                   re.M), result.stdout
+                   r'1 tower: the network has batch norm; --bfloat16 as '
+                   r'given\)$', result.stdout, re.M), result.stdout
 
 
 @pytest.mark.slow
@@ -125,6 +125,8 @@ def test_preset_sprint_trains_sprint_cnn_on_every_image():
       save_every=sprint['save_every']).eval_every
   # 1.1 epochs of 60,000 images: 516 steps, one checkpoint, at the end.
   assert recipe.with_epochs(60000).max_steps == 516 < sprint['save_every']
+  # --fast: bfloat16 where the CPU has it; one tower (batch norm).
+  assert recipe.fast and nets_factory.fast_settings(recipe)[0] == 1
 
 
 def test_preset_fashion_hour_trains_wide_resnet_on_clothes():
