@@ -3,6 +3,7 @@
     python bench/profile_step.py                 # one graph
     python bench/profile_step.py --towers=2      # towers
     python bench/profile_step.py --towers=2 --bfloat16
+    python bench/profile_step.py --net=sprint_cnn --batch_size=128 --bfloat16
     TF_ENABLE_ONEDNN_OPTS=0 python bench/profile_step.py   # Eigen's kernels
 
 Runs res_mnist.py's training step (its graph and session config) for
@@ -35,6 +36,8 @@ from resmnist import runtime  # noqa: E402
 from resmnist import training  # noqa: E402
 from resmnist.recipe import Recipe  # noqa: E402
 
+flags.DEFINE_string('net', 'resnet', 'Network of the training step (a name '
+                    'of nets_factory.NETWORKS).')
 flags.DEFINE_integer('towers', 1, 'Towers of the training step.')
 flags.DEFINE_integer('batch_size', 100, 'Images per step.')
 flags.DEFINE_bool('bfloat16', False, 'As res_mnist.py --bfloat16 (oneDNN\'s '
@@ -49,7 +52,8 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  recipe = Recipe(towers=FLAGS.towers, batch_size=FLAGS.batch_size, seed=0)
+  recipe = Recipe(net=FLAGS.net, towers=FLAGS.towers,
+                  batch_size=FLAGS.batch_size, seed=0)
   graph = training.build_training_graph(recipe,
                                          nets_factory.network_fns(recipe)[0])
   rng = np.random.RandomState(0)
