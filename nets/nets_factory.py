@@ -63,16 +63,25 @@ from resmnist.recipe import SettingError
 #   image_size: the side of the square images it reads.
 #   splits_batch: `fn` takes `towers` itself (the post's ResNet, whose graph
 #     and seeds stay as its `inference_in_towers` builds them).
+#   ghost_batch_norm: it trains in towers with its batch norm, each tower
+#     normalising by its own slice and the first alone updating the moving
+#     averages; measured as accurate (docs/speed.md). Without it, --towers
+#     with batch norm is refused.
 Network = collections.namedtuple(
     'Network', 'fn arg_scope options batch_norm batch_norm_decay towers_help '
-    'eval_tower_size image_size splits_batch')
+    'eval_tower_size image_size splits_batch ghost_batch_norm')
+
+# Batch norm's moving-average updates of the towers after the first: a
+# collection that nothing runs, so that no two towers race to update them.
+LATER_TOWERS_UPDATES = 'later_towers_batch_norm_updates'
 
 
 def _network(fn, arg_scope, options=None, batch_norm=False,
              batch_norm_decay=0.99, towers_help=True, eval_tower_size=0,
-             image_size=IMAGE_SIZE, splits_batch=False):
+             image_size=IMAGE_SIZE, splits_batch=False, ghost_batch_norm=False):
   return Network(fn, arg_scope, options or {}, batch_norm, batch_norm_decay,
-                 towers_help, eval_tower_size, image_size, splits_batch)
+                 towers_help, eval_tower_size, image_size, splits_batch,
+                 ghost_batch_norm)
 
 
 NETWORKS = {
@@ -101,7 +110,8 @@ NETWORKS = {
                           inception.BATCH_NORM_DECAY),
     'sprint_cnn': _network(sprint_cnn.sprint_cnn,
                            sprint_cnn.sprint_cnn_arg_scope, batch_norm=True,
-                           batch_norm_decay=sprint_cnn.BATCH_NORM_DECAY),
+                           batch_norm_decay=sprint_cnn.BATCH_NORM_DECAY,
+                           ghost_batch_norm=True),
     'wide_resnet': _network(wide_resnet.wide_resnet,
                             wide_resnet.wide_resnet_arg_scope, batch_norm=True,
                             batch_norm_decay=wide_resnet.BATCH_NORM_DECAY),
@@ -155,7 +165,12 @@ def get_network_fn(name, num_classes=NUM_CLASSES, weight_decay=0.0,
   entry = network(name)
 
   def call(images, **more):
-    with slim.arg_scope(entry.arg_scope(weight_decay=weight_decay)):
+    # A tower that reuses the first's variables leaves the moving averages
+    # to it (`ghost_batch_norm`).
+    later_tower = {'updates_collections': [LATER_TOWERS_UPDATES]} if (
+        tf.get_variable_scope().reuse and towers > 1) else {}
+    with slim.arg_scope(entry.arg_scope(weight_decay=weight_decay)), \
+        slim.arg_scope([slim.batch_norm], **later_tower):
       return entry.fn(images, num_classes=num_classes,
                       is_training=is_training, **options, **more)
 
@@ -181,7 +196,8 @@ def network_options(recipe):
 
   Raises:
     recipe.SettingError (a ValueError): an option is set that the network
-      does not have.
+      does not have, or towers with batch norm where they would race to
+      update its moving averages.
   """
   entry = network(recipe.net)
   for field in ('batch_norm', 'stray_bias', 'canonical_bottleneck',
@@ -189,8 +205,16 @@ def network_options(recipe):
     if getattr(recipe, field) and field not in entry.options:
       raise SettingError('--%s is not an option of --net=%s'
                          % (field, recipe.net))
-  return {keyword: getattr(recipe, field)
-          for field, keyword in entry.options.items()}
+  options = {keyword: getattr(recipe, field)
+             for field, keyword in entry.options.items()}
+  if (recipe.towers > 1 and has_batch_norm(recipe.net, options)
+      and not entry.ghost_batch_norm):
+    raise SettingError(
+        '--towers=%d does not go with %s (towers would race to update its '
+        'moving averages); use --towers=1'
+        % (recipe.towers, '--batch_norm' if recipe.batch_norm else
+           '--net=%s, which has batch norm' % recipe.net))
+  return options
 
 
 def has_batch_norm(name, options):
@@ -263,6 +287,8 @@ def load_model(directory, checkpoint_path=None, towers=1, config=None,
 
 def fast_settings(recipe):
   """--fast for `recipe` on this CPU: (towers, bfloat16, why)."""
+  entry = network(recipe.net)
   return runtime.fast_settings(
-      has_batch_norm(recipe.net, network_options(recipe)),
-      slower_in_towers=not network(recipe.net).towers_help)
+      has_batch_norm(recipe.net, network_options(recipe))
+      and not entry.ghost_batch_norm,
+      slower_in_towers=not entry.towers_help)

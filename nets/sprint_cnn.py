@@ -22,6 +22,9 @@ a run.
       logits, end_points = sprint_cnn.sprint_cnn(images, is_training=True)
 
 44,986 trainable parameters (batch norm's beta, no gamma: a ReLU follows).
+In towers (`--towers`, which `--fast` chooses) each tower normalises by its
+own slice of the batch and the first alone updates the moving averages
+(`nets_factory`'s `ghost_batch_norm`): as accurate, a fifth faster.
 """
 from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init__.py
 import tensorflow.compat.v1 as tf

@@ -37,14 +37,6 @@ from resmnist.training import TrainingError
 
 def check(recipe, settings, info):
   """SettingError if `recipe` and `settings` do not go together."""
-  if recipe.towers > 1 and info['batch_norm']:
-    # Each tower would normalise by its own slice's statistics and update
-    # the moving averages in place, racing the others.
-    raise SettingError(
-        '--towers=%d does not go with %s (towers would race to update its '
-        'moving averages); use --towers=1'
-        % (recipe.towers, '--batch_norm' if recipe.batch_norm else
-           '--net=%s, which has batch norm' % recipe.net))
   if settings.eval_every and not recipe.validation_size:
     raise SettingError('--eval_every needs a validation split, and '
                        '--validation_size is 0 (a preset that trains on every '

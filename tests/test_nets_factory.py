@@ -63,6 +63,36 @@ def test_network_fns_train_in_towers_and_evaluate_in_eval_towers():
     assert logits.shape.as_list() == [5, 10] and 'Logits' in end_points
 
 
+def _sprint_cnn_step(images, towers):
+  """Logits and conv1's moving mean after one training step of sprint_cnn
+  in `towers` towers, from the weights of graph seed 1."""
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)
+    logits, _ = nets_factory.get_network_fn(
+        'sprint_cnn', is_training=True, towers=towers)(tf.constant(images))
+    mean = [v for v in tf.global_variables()
+            if v.op.name == 'SprintCNN/conv1/BatchNorm/moving_mean'][0]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      return sess.run(logits), sess.run(mean)
+
+
+def test_ghost_batch_norm_in_towers():
+  """sprint_cnn in two towers: each normalises by its own half of the
+  batch, and the moving averages move once, by the first half's
+  statistics, as one tower of that half alone moves them."""
+  assert nets_factory.network('sprint_cnn').ghost_batch_norm
+  halves = np.random.RandomState(0).rand(2, 4, 784).astype(np.float32)
+  halves[1] *= 0.5  # the second half's statistics differ
+  logits, mean = _sprint_cnn_step(np.concatenate(halves), towers=2)
+  first, first_mean = _sprint_cnn_step(halves[0], towers=1)
+  second, _ = _sprint_cnn_step(halves[1], towers=1)
+  np.testing.assert_allclose(logits, np.concatenate([first, second]),
+                             rtol=1e-4, atol=1e-4)
+  assert np.abs(first_mean).max() > 0
+  np.testing.assert_allclose(mean, first_mean, rtol=1e-5, atol=1e-6)
+
+
 def _copy_of_the_project(root, destination):
   ignore = shutil.ignore_patterns('MNIST_data', 'Fashion_MNIST_data', 'model',
                                   'export', '.git', '__pycache__', '*.pyc',

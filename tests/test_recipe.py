@@ -125,8 +125,10 @@ def test_preset_sprint_trains_sprint_cnn_on_every_image():
       save_every=sprint['save_every']).eval_every
   # 1.1 epochs of 60,000 images: 516 steps, one checkpoint, at the end.
   assert recipe.with_epochs(60000).max_steps == 516 < sprint['save_every']
-  # --fast: bfloat16 where the CPU has it; one tower (batch norm).
-  assert recipe.fast and nets_factory.fast_settings(recipe)[0] == 1
+  # --fast: bfloat16 where the CPU has it, and towers as a network without
+  # batch norm gets (sprint_cnn's towers each normalise their own slice).
+  assert recipe.fast and nets_factory.fast_settings(recipe)[:2] == (
+      runtime.fast_settings(batch_norm=False)[:2])
 
 
 def test_preset_fashion_hour_trains_wide_resnet_on_clothes():
