@@ -29,7 +29,8 @@ common_flags.define_net_flag(nets_factory.NETWORKS)
 flags.DEFINE_integer('eval_batch_size', runtime.EVAL_BATCH_SIZE,
                      'Images per evaluation step.', lower_bound=1)
 flags.DEFINE_bool('averaged', True, 'Where the checkpoint holds moving '
-                  'averages of the weights (--moving_average_decay), evaluate '
+                  'averages of the weights (--moving_average_decay, '
+                  '--swa_start), evaluate '
                   'them; --noaveraged: the weights themselves.')
 flags.DEFINE_bool('tta', False, 'Test-time augmentation: average the '
                   'probabilities of each image\'s variants (digits: shifted, '

@@ -130,6 +130,12 @@ class Recipe:
       '(tf.train.ExponentialMovingAverage, this decay per step, less in the '
       'first steps); validation, evaluation, prediction and export then use '
       'the averaged weights. 0: none.', lower=0, upper=0.99999)
+  swa_start: float = setting(
+      0.0, 'If > 0, stochastic weight averaging (Izmailov et al. 2018): from '
+      'this fraction of the run on, the learning rate stays at the value the '
+      'schedule has there, and validation, evaluation, prediction and export '
+      'use the plain mean of the weights after every step since. 0: none.',
+      lower=0, upper=0.99)
   seed: Optional[int] = setting(None, 'Seed of the weights, dropout and data '
                                 'order; unset: a different run each time.')
   # Speed (docs/speed.md)

@@ -46,11 +46,21 @@ def check(recipe, settings, info):
         '--precise_batch_norm=%d needs batch norm (--batch_norm, or a '
         'network that has it); --net=%s has none'
         % (recipe.precise_batch_norm, recipe.net))
-  if recipe.precise_batch_norm and recipe.moving_average_decay:
+  averaged = [name for name in ('moving_average_decay', 'swa_start')
+              if getattr(recipe, name)]
+  if len(averaged) == 2:
+    raise SettingError('--moving_average_decay and --swa_start are two '
+                       'averages of the weights; use one of them')
+  if recipe.swa_start and info['batch_norm']:
+    # The moving statistics would be of the last weights, not of their mean
+    # (which needs its own pass over the data: not built).
+    raise SettingError('--swa_start needs a network without batch norm; '
+                       '--net=%s has it' % recipe.net)
+  if recipe.precise_batch_norm and averaged:
     # Its statistics would describe the weights, not their averages, which
     # are what is evaluated.
-    raise SettingError('--precise_batch_norm does not go with '
-                       '--moving_average_decay; use one of them')
+    raise SettingError('--precise_batch_norm does not go with --%s; use one '
+                       'of them' % averaged[0])
 
 
 def run(recipe, settings, network_fn, eval_network_fn, info, data_dir=None,

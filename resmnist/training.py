@@ -147,7 +147,10 @@ def random_erase(images, probability, seed=None):
 
 
 def configure_learning_rate(recipe, global_step):
-  """The learning rate of `recipe` at `global_step`, as a tensor."""
+  """The learning rate of `recipe` at `global_step`, as a tensor; with
+  `swa_start`, held from there at the value it has then."""
+  if recipe.swa_start:
+    global_step = tf.minimum(global_step, swa_start_step(recipe))
   if recipe.lr_schedule == 'exponential':
     return tf.train.exponential_decay(recipe.learning_rate, global_step,
                                       recipe.decay_steps,
@@ -210,16 +213,29 @@ def minimize(total_loss, learning_rate, global_step, optimizer=None):
     return global_step.read_value()
 
 
-def average_weights(train_op, decay, global_step):
+def swa_start_step(recipe):
+  """The last step whose weights `recipe.swa_start` leaves out of the mean."""
+  return int(recipe.swa_start * recipe.max_steps)
+
+
+def swa_decay(new_step, start_step):
+  """The decay that makes a moving average the plain mean of the weights
+  after steps `start_step` + 1 to `new_step` (the weights themselves
+  before): (n - 1) / n for the n-th weights averaged, 0 before."""
+  averaged = tf.cast(tf.maximum(new_step - start_step - 1, 0), tf.float32)
+  return averaged / (averaged + 1)
+
+
+def average_weights(train_op, decay, num_updates=None):
   """`train_op`, then an update of the trainable variables' moving averages.
 
-  `tf.train.ExponentialMovingAverage` with `num_updates`: the decay is
-  min(decay, (1 + step) / (10 + step)), so the first steps are not
-  weighed down by the initial weights. The averages are variables named
+  `tf.train.ExponentialMovingAverage`; with `num_updates` (the global step)
+  the decay is min(decay, (1 + step) / (10 + step)), so the first steps are
+  not weighed down by the initial weights. The averages are variables named
   `<weight>/ExponentialMovingAverage`, saved in every checkpoint;
   `loader.EvalModel` restores them in place of the weights.
   """
-  averages = tf.train.ExponentialMovingAverage(decay, num_updates=global_step)
+  averages = tf.train.ExponentialMovingAverage(decay, num_updates=num_updates)
   with tf.control_dependencies([train_op]):
     update = averages.apply(tf.trainable_variables())
   with tf.control_dependencies([update]):
@@ -302,6 +318,9 @@ def build_training_graph(recipe, network_fn, sync_replicas=0):
   if recipe.moving_average_decay:
     train_op = average_weights(train_op, recipe.moving_average_decay,
                                global_step)
+  if recipe.swa_start:
+    train_op = average_weights(
+        train_op, swa_decay(train_op, swa_start_step(recipe)))
   batch_accuracy = tf.cast(evaluation(logits, labels),
                            tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
   tf.summary.scalar('loss', cross_entropy)

@@ -265,6 +265,45 @@ def test_precise_batch_norm_does_not_go_with_moving_averages():
     trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
 
 
+def test_swa_holds_the_rate_and_averages_the_weights_equally():
+  """--swa_start=0.5 of 4 steps: the rate stops moving after step 2, and the
+  average is the plain mean of the weights after steps 3 and 4."""
+  recipe = Recipe(net='lenet5', lr_schedule='cosine', max_steps=4,
+                  swa_start=0.5, seed=1)
+  images = np.random.RandomState(0).rand(10, 784)
+  labels = np.eye(10)[np.arange(10)]
+  with tf.Graph().as_default():
+    graph = training_graph(recipe)
+    weights = {v.op.name: v for v in tf.trainable_variables()}
+    stored = {v.op.name: v for v in tf.global_variables()}
+    averages = {name: stored[name + '/ExponentialMovingAverage']
+                for name in weights}
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      after, rates = [], []
+      for _ in range(recipe.max_steps):
+        rates.append(sess.run(graph.learning_rate))
+        sess.run(graph.train_op, {graph.images: images, graph.labels: labels})
+        after.append(sess.run(weights))
+      averaged = sess.run(averages)
+  assert rates[0] > rates[1] > rates[2] == rates[3] > 0
+  for name in weights:
+    np.testing.assert_allclose(
+        averaged[name], (after[2][name] + after[3][name]) / 2, atol=1e-6)
+    assert not np.allclose(averaged[name], after[3][name])
+
+
+def test_swa_goes_with_no_other_average_nor_batch_norm():
+  from nets import nets_factory
+  from resmnist import trainer
+  from resmnist.recipe import LoopSettings, SettingError
+  for recipe, message in (
+      (Recipe(swa_start=0.7, moving_average_decay=0.99), 'use one of them'),
+      (Recipe(swa_start=0.7, batch_norm=True), 'without batch norm')):
+    with pytest.raises(SettingError, match=message):
+      trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
+
+
 def test_elastic_distortion_bends_digits_repeatably():
   """A field scaled by 8 moves ink a little and keeps it (not a shift of
   the whole image: the correlation stays high); a graph seed repeats it,
