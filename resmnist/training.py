@@ -226,16 +226,25 @@ def swa_decay(new_step, start_step):
   return averaged / (averaged + 1)
 
 
-def average_weights(train_op, decay, num_updates=None):
-  """`train_op`, then an update of the trainable variables' moving averages.
+def average_weights(recipe, train_op, global_step):
+  """`train_op`, then an update of the average of the weights that `recipe`
+  asks for: none, exponential (`moving_average_decay`) or SWA's plain mean
+  (`swa_start`).
 
   `tf.train.ExponentialMovingAverage`; with `num_updates` (the global step)
   the decay is min(decay, (1 + step) / (10 + step)), so the first steps are
-  not weighed down by the initial weights. The averages are variables named
-  `<weight>/ExponentialMovingAverage`, saved in every checkpoint;
-  `loader.EvalModel` restores them in place of the weights.
+  not weighed down by the initial weights; SWA's is `swa_decay`. The
+  averages are variables named `<weight>/ExponentialMovingAverage`, saved in
+  every checkpoint; `loader.EvalModel` restores them in place of the weights.
   """
-  averages = tf.train.ExponentialMovingAverage(decay, num_updates=num_updates)
+  if recipe.moving_average_decay:
+    averages = tf.train.ExponentialMovingAverage(
+        recipe.moving_average_decay, num_updates=global_step)
+  elif recipe.swa_start:
+    averages = tf.train.ExponentialMovingAverage(
+        swa_decay(train_op, swa_start_step(recipe)))
+  else:
+    return train_op
   with tf.control_dependencies([train_op]):
     update = averages.apply(tf.trainable_variables())
   with tf.control_dependencies([update]):
@@ -315,12 +324,7 @@ def build_training_graph(recipe, network_fn, sync_replicas=0):
         replicas_to_aggregate=sync_replicas, total_num_replicas=sync_replicas)
   train_op = minimize(cross_entropy + tf.losses.get_regularization_loss(),
                       learning_rate, global_step, sync_optimizer)
-  if recipe.moving_average_decay:
-    train_op = average_weights(train_op, recipe.moving_average_decay,
-                               global_step)
-  if recipe.swa_start:
-    train_op = average_weights(
-        train_op, swa_decay(train_op, swa_start_step(recipe)))
+  train_op = average_weights(recipe, train_op, global_step)
   batch_accuracy = tf.cast(evaluation(logits, labels),
                            tf.float32) / tf.cast(tf.shape(images)[0], tf.float32)
   tf.summary.scalar('loss', cross_entropy)
