@@ -13,6 +13,7 @@ from conftest import ROOT, one_line_error, run_script
 from nets import nets_factory
 from resmnist import recipe as recipes
 from resmnist import runtime
+from resmnist import training
 from resmnist.recipe import LoopSettings, Recipe
 
 
@@ -146,9 +147,11 @@ def test_preset_mnist_hour_trains_the_posts_resnet_without_batch_norm():
   recipe = Recipe(**{k: v for k, v in preset.items() if k in recipes.FIELDS})
   assert (recipe.net, recipe.dataset, recipe.batch_norm) == (
       'resnet', 'mnist', False)
-  # 35 epochs of the 55,000 images left after validation, validated each.
-  assert recipe.with_epochs(55000).max_steps == 19250
-  assert preset['eval_every'] == 55000 // recipe.batch_size
+  # 35 epochs of all 60,000 images, the last quarter averaged (SWA).
+  assert recipe.validation_size == 0 and 'eval_every' not in preset
+  assert recipe.with_epochs(60000).max_steps == 21000
+  assert training.swa_start_step(recipe.with_epochs(60000)) == 15750
+  assert recipe.moving_average_decay == 0
 
 
 def test_epochs_become_steps():
