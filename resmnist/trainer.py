@@ -54,8 +54,9 @@ def check(recipe, settings, info):
   if recipe.swa_start and info['batch_norm']:
     # The moving statistics would be of the last weights, not of their mean
     # (which needs its own pass over the data: not built).
-    raise SettingError('--swa_start needs a network without batch norm; '
-                       '--net=%s has it' % recipe.net)
+    raise SettingError('--swa_start needs a network without batch norm, and '
+                       + ('--batch_norm is set' if recipe.batch_norm else
+                          '--net=%s has it' % recipe.net))
   if recipe.precise_batch_norm and averaged:
     # Its statistics would describe the weights, not their averages, which
     # are what is evaluated.
