@@ -10,7 +10,9 @@ that TensorFlow Serving watches. Two signatures, both dropout off:
   images_28x28      images_28x28  float32 [None, 28, 28, 1]
 
 each returning `classes` (int64 [None]) and `probabilities` (float32
-[None, 10]); the model's model.json goes to assets.extra/. In TF2:
+[None, 10]: of the logits divided by the model's temperature, where its
+model.json has one); the model's model.json goes to assets.extra/, with
+`"temperature": null` where the probabilities are not calibrated. In TF2:
 
     model = tf.saved_model.load('export/500')
     out = model.signatures['serving_default'](images=tf.zeros([1, 784]))
@@ -24,6 +26,7 @@ import os  # noqa: E402
 from absl import flags  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from nets import models  # noqa: E402
 from nets import nets_factory  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import errors  # noqa: E402
@@ -57,18 +60,20 @@ def export(model, export_dir):
           strip_default_attrs=True)
       builder.save()
     # Where TF Serving keeps a model's extra files: res_mnist_serve.py reads
-    # the dataset (class names) from it.
+    # the dataset (class names) from it. "temperature": null says that the
+    # probabilities are the softmax of the logits as they are.
     os.makedirs(os.path.dirname(os.path.join(path, serving.INFO_FILE)))
     with open(os.path.join(path, serving.INFO_FILE), 'w') as f:
-      json.dump(model.info, f, indent=2, sort_keys=True)
+      json.dump(dict(model.info.as_json(), temperature=model.info.temperature),
+                f, indent=2, sort_keys=True)
   except OSError as e:
     raise errors.Error('cannot write the SavedModel (%s)' % e)
   return path
 
 
 def main(_):
-  with nets_factory.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
-                               net=FLAGS.net) as model:
+  with models.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
+                         net=common_flags.required_net(FLAGS)) as model:
     path = export(model, FLAGS.export_dir)
   print('Exported %s to %s' % (model.checkpoint_path, path))
 

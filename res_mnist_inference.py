@@ -2,6 +2,7 @@
 
 As TF1's tutorial `mnist.py`: `inference` builds the network, `loss` the
 cross-entropy, `training` the train op, `evaluation` counts right answers.
+`res_mnist.py` trains every network of the package with the last three.
 
     from res_mnist_inference import inference, inference_in_towers
     import tensorflow.compat.v1 as tf
@@ -28,10 +29,6 @@ import tensorflow.compat.v1 as tf
 
 from resmnist.input_data import IMAGE_PIXELS, IMAGE_SIZE, NUM_CLASSES
 from resmnist.towers import in_towers
-# The model's other three functions, as in TF1's tutorial `mnist.py`; the
-# library trains every network of the package with them.
-from resmnist.training import evaluation, loss  # noqa: F401
-from resmnist.training import minimize as training  # noqa: F401
 from resnet import res_change, res_identity
 
 KEEP_PROB = 0.8
@@ -137,7 +134,7 @@ def inference_in_towers(inputs, towers, **kwargs):
 
 @slim.add_arg_scope
 def resnet(images, num_classes=NUM_CLASSES, is_training=False,
-           weight_decay=0.0, batch_norm=False, towers=1):
+           *, weight_decay=0.0, batch_norm=False, towers=1):
   """`inference_in_towers` as tf-slim's networks are called (`nets_factory`).
 
   Returns:
@@ -160,3 +157,50 @@ def resnet_arg_scope(weight_decay=0.0):
   # `inference` takes its weight decay as an argument, not from a scope.
   with slim.arg_scope([resnet], weight_decay=weight_decay) as scope:
     return scope
+
+
+def loss(logits, labels, label_smoothing=0.0):
+  """Mean softmax cross-entropy of `logits` against one-hot `labels`.
+
+  As the original: `sparse_softmax_cross_entropy_with_logits` on the argmax
+  of the labels, averaged. With `label_smoothing`, against targets that give
+  that share of each label's probability evenly to every class (0.1: 0.91 to
+  the label, 0.01 to each other). Weight decay is not in it: add
+  `tf.losses.get_regularization_loss()` for the loss to minimise.
+  """
+  if label_smoothing:
+    return tf.losses.softmax_cross_entropy(
+        labels, logits, label_smoothing=label_smoothing, loss_collection=None)
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.argmax(labels, 1), logits=logits), name='cross_entropy')
+
+
+def training(total_loss, optimizer, global_step):
+  """`optimizer.minimize(total_loss)` with `global_step` incremented;
+  returns the train op, which evaluates to the new global step.
+
+  The original's optimizer is Adam, which it gave the base rate: here it is
+  given the decayed one (`res_mnist.py`).
+
+  GATE_NONE: the default GATE_OP wraps each op's gradients in identities,
+  which stops oneDNN from fusing BiasAddGrad into the filter gradient and
+  serialises the backward pass (same math; docs/speed.md). Ungated, Adam
+  may update a weight while the backward pass still needs it, so the
+  variables must be resource variables (their reads keep the value they
+  read): build the network under `variable_scope(..., use_resource=True)`.
+
+  Like slim's `create_train_op`, the train op is the global step read after
+  the update (fetching `global_step` beside it could read the resource
+  variable before the increment).
+  """
+  update = optimizer.minimize(
+      total_loss, global_step=global_step,
+      gate_gradients=tf.train.Optimizer.GATE_NONE)
+  with tf.control_dependencies([update]):
+    return global_step.read_value()
+
+
+def evaluation(logits, labels):
+  """The number of rows whose top logit is their one-hot label's class."""
+  correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
+  return tf.reduce_sum(tf.cast(correct, tf.int32))

@@ -38,6 +38,7 @@ import sys  # noqa: E402
 from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nets import models  # noqa: E402
 from nets import nets_factory  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import errors  # noqa: E402
@@ -109,9 +110,9 @@ def main(argv):
   if not paths:
     raise errors.Error('give one or more image files, e.g. `python '
                        'res_mnist_predict.py my_digit.png`')
-  model = nets_factory.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
-                                  net=FLAGS.net)
-  dataset = model.info.get('dataset', 'mnist')
+  model = models.load_model(FLAGS.model_dir, FLAGS.checkpoint_path,
+                            net=common_flags.required_net(FLAGS))
+  dataset = model.info.dataset
   class_names = input_data.DATASETS[dataset].class_names
   if FLAGS.show_dir:
     try:

@@ -17,6 +17,14 @@ latest is served, as TF Serving does). Routes:
                                   `inputs`), also at .../versions/N:predict
   GET  /v1/models/mnist           its model status; .../metadata: signatures
   GET  /about                     the model's name, version, network, dataset
+  GET  /report                    how it reads the test set: accuracy, the
+                                  confusion matrix, the misread images
+
+The report is `<model_dir>/report/report.json` (`res_mnist_eval.py
+--report=<model_dir>/report` writes it); where there is none, it is computed
+when the server starts, from the test images of --data_dir, and written
+there for a checkpoint's model directory (with matplotlib installed, which
+draws its pictures). A line says which.
 
 A request that cannot be answered gets a 4xx status and `{"error": "..."}`
 in one line; a body over --max_body_mb is refused before it is read. It
@@ -40,20 +48,23 @@ from starlette import routing  # noqa: E402
 from starlette import staticfiles  # noqa: E402
 import uvicorn  # noqa: E402
 
-from nets import nets_factory  # noqa: E402
+from nets import models  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import errors  # noqa: E402
 from resmnist import input_data  # noqa: E402
 from resmnist import photo  # noqa: E402
+from resmnist import report  # noqa: E402
 from resmnist import serving  # noqa: E402
 
+common_flags.define_data_flags()  # the test images of the page's report
 common_flags.define_model_dir_flags(checkpoint_path=True)
 common_flags.define_reader_flags()
 flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on; 0.0.0.0 for '
                     'every interface (anyone who reaches it can use it).')
 flags.DEFINE_integer('port', 8501, 'Port (TF Serving\'s REST port); 0: any '
                      'free one.', lower_bound=0, upper_bound=65535)
-flags.DEFINE_string('model_name', 'mnist', 'The NAME of /v1/models/NAME.')
+flags.DEFINE_string('served_model_name', 'mnist', 'The NAME of '
+                    '/v1/models/NAME (TF Serving\'s --model_name).')
 flags.DEFINE_float('max_body_mb', 20.0, 'Larger request bodies are refused '
                    'unread (413).', lower_bound=0.001)
 flags.adopt_module_key_flags(common_flags)  # in --help
@@ -124,8 +135,7 @@ def _png_url(reader, pixels):
 
 def read_photo(served, reader, contents, tta):
   """The answer of POST /read: what the page shows of an image file."""
-  class_names = input_data.DATASETS[served.info.get(
-      'dataset', 'mnist')].class_names
+  class_names = input_data.DATASETS[served.dataset].class_names
 
   def classify(digits):
     return served.run({'images': digits.reshape(len(digits), -1)})[
@@ -133,7 +143,7 @@ def read_photo(served, reader, contents, tta):
 
   page = reader.read(contents, photo.test_time_augmented(classify)
                      if tta else classify,
-                     numbers=served.info.get('dataset', 'mnist') == 'mnist')
+                     numbers=served.dataset == 'mnist')
   digits = []
   for probabilities, seen in zip(page.probabilities, page.digits):
     digits.append({
@@ -175,9 +185,10 @@ async def tf_serving(served, name, what, request):
     return error(e, e.status)
 
 
-def make_app(served, reader):
-  """The Starlette application of a `serving.Served` and a `photo.Reader`."""
-  name = FLAGS.model_name
+def make_app(served, reader, test_report=None):
+  """The Starlette application of a `serving.Served`, a `photo.Reader` and
+  the served model's `test_report` (or an {'error': ...} without one)."""
+  name = FLAGS.served_model_name
 
   async def page(request):
     return responses.FileResponse(os.path.join(STATIC_DIR, 'index.html'),
@@ -187,8 +198,12 @@ def make_app(served, reader):
   async def about(request):
     return responses.JSONResponse({
         'name': name, 'version': served.version,
-        'net': served.info.get('net'),
-        'dataset': served.info.get('dataset', 'mnist'), 'tta': FLAGS.tta})
+        'net': served.info.net if served.info else None,
+        'dataset': served.dataset, 'tta': FLAGS.tta})
+
+  async def show_report(request):
+    answer = test_report or {'error': 'no report'}
+    return responses.JSONResponse(answer, 404 if 'error' in answer else 200)
 
   async def read(request):
     contents = await request.body()
@@ -199,13 +214,14 @@ def make_app(served, reader):
     except photo.ImageError as e:
       return error(e)
 
-  models = '/v1/models/{name}'
+  tf_serving_path = '/v1/models/{name}'
   routes = [routing.Route('/', page),
             routing.Route('/about', about),
+            routing.Route('/report', show_report),
             routing.Route('/read', read, methods=['POST']),
             routing.Mount('/static', staticfiles.StaticFiles(
                 directory=STATIC_DIR))]
-  for prefix in (models, models + '/versions/{version}'):
+  for prefix in (tf_serving_path, tf_serving_path + '/versions/{version}'):
     routes += [
         routing.Route(prefix, functools.partial(tf_serving, served, name,
                                                 'status')),
@@ -221,12 +237,49 @@ def make_app(served, reader):
 
 
 def load(model_dir, checkpoint_path):
-  """The `serving.Served` of --model_dir: a SavedModel or a checkpoint."""
+  """The `serving.Served` of --model_dir (a SavedModel or a checkpoint),
+  what it is, and its readings of test images `[N, 28, 28]`: their
+  probabilities before and after calibration (a SavedModel's as it gives
+  them, for both)."""
   if checkpoint_path is None and serving.latest_version(model_dir):
-    return serving.from_saved_model(model_dir), 'SavedModel ' + (
-        serving.latest_version(model_dir))
-  model = nets_factory.load_model(model_dir, checkpoint_path)
-  return serving.from_model(model), model.checkpoint_path
+    served = serving.from_saved_model(model_dir)
+
+    def given(images):
+      probabilities = served.run({'images': images.reshape(
+          len(images), -1)})['probabilities']
+      return probabilities, probabilities
+    return served, 'SavedModel ' + serving.latest_version(model_dir), given
+  model = models.load_model(model_dir, checkpoint_path)
+  return serving.from_model(model), model.checkpoint_path, lambda images: (
+      report.readings(model.logits_of, images, model.info.temperature))
+
+
+def test_report(served, readings, report_dir, reader):
+  """What `/report` answers, and a line that says where it comes from:
+  `report_dir`'s report.json, or one computed now from the test images (and
+  written to `report_dir`, where there is one and matplotlib can draw)."""
+  try:
+    test = common_flags.read_data(FLAGS, served.dataset, 0).test
+  except errors.Error as e:
+    return {'error': 'no report: %s' % e}, 'none (%s)' % e
+  images = test.images.reshape(-1, input_data.IMAGE_SIZE, input_data.IMAGE_SIZE)
+  numbers = report.load(report_dir) if report_dir else None
+  said = 'read from %s' % os.path.join(report_dir or '', report.REPORT_FILE)
+  if numbers is None:
+    before, after = readings(images)
+    numbers = report.compute(before, after, test.labels.argmax(axis=1),
+                             input_data.DATASETS[served.dataset].class_names)
+    said = 'computed on the %d test images' % len(images)
+    if report_dir and report.can_draw():
+      report.write(numbers, images, report_dir)
+      said += ', written to %s' % report_dir
+  shown = [dict(item, image=_png_url(reader, np.round(
+      images[item['index']] * 255).astype(np.uint8)[:, :, None]))
+           for item in numbers['shown']]
+  keys = ('accuracy', 'test_images', 'class_names', 'confusion_matrix',
+          'ece_before', 'ece_after')
+  return dict({key: numbers[key] for key in keys}, shown=shown,
+              misread=len(numbers['misread'])), said
 
 
 def listening_socket(host, port):
@@ -244,12 +297,16 @@ def listening_socket(host, port):
 
 
 def main(_):
-  served, what = load(FLAGS.model_dir, FLAGS.checkpoint_path)
+  served, what, readings = load(FLAGS.model_dir, FLAGS.checkpoint_path)
   reader = photo.Reader()
+  answer, said = test_report(
+      served, readings, None if what.startswith('SavedModel') else
+      os.path.join(FLAGS.model_dir, 'report'), reader)
+  print('Test-set report: %s' % said)
   sock = listening_socket(FLAGS.host, FLAGS.port)
   host, port = sock.getsockname()[:2]
   server = uvicorn.Server(uvicorn.Config(
-      BodyLimit(make_app(served, reader), int(FLAGS.max_body_mb * 1e6)),
+      BodyLimit(make_app(served, reader, answer), int(FLAGS.max_body_mb * 1e6)),
       log_level='warning', access_log=False, lifespan='off'))
   if not host.startswith('127.') and host != '::1':
     print('note: listening on %s: anyone who can reach this machine can '

@@ -7,11 +7,12 @@ With `--preset=article001 --stray_bias` res_mnist.py ends at 11.35% test
 accuracy: the network answers "1" for every digit (docs/zoo.md). For each
 seed and variant (fixed: the article's fix; stray: --stray_bias; canonical:
 --canonical_bottleneck; canonical_he: --canonical_bottleneck --he_init) this
-script builds the training graph res_mnist.py builds (the preset's Recipe,
-`training.build_training_graph`, the data read with the same seed, hence the
-same weights, dropout masks and batches), trains
---steps steps, and at init and at probe steps measures on a fixed batch of
---probe_size validation images, dropout off:
+script runs res_mnist.py's own training (`res_mnist.train`, on the preset's
+Recipe and the data read with the same seed, hence the same graph, weights,
+dropout masks and batches; in a temporary model directory, without
+validation) for --steps steps, and a hook of the loop measures, at init and
+at probe steps, on a fixed batch of --probe_size validation images, dropout
+off:
 
   loss              the loss of training step `step` (as res_mnist.py logs
                     it: its batch, dropout on); probe loss: the probe's
@@ -35,12 +36,18 @@ checkpoints too.
 
 The tensors are found by name in the graph that `nets/bottleneck_resnet.py`
 builds; the network code is not changed. The preset is the library's
-(`resmnist.recipe.PRESETS`).
+(`resmnist.recipe.PRESETS`). Of res_mnist.py's flags, the data's are used
+(--data_dir, --check_sha256, --validation_size); the recipe is the preset's,
+so its other flags are refused.
 """
+import contextlib
+import dataclasses
 import glob
+import io
 import os
 import re
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -52,17 +59,13 @@ from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from nets import nets_factory  # noqa: E402
+from nets import models  # noqa: E402
+# The training loop followed, and its flags: --data_dir, --check_sha256 and
+# --validation_size (training images held out) are this script's too.
+import res_mnist  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import recipe as recipes  # noqa: E402
-from resmnist import runtime  # noqa: E402
-from resmnist import training  # noqa: E402
-from resmnist.recipe import FIELDS, Recipe  # noqa: E402
-
-common_flags.define_data_flags()
-flags.DEFINE_integer('validation_size', Recipe.validation_size,
-                     'Training images held out, as res_mnist.py does.',
-                     lower_bound=0)
+from resmnist.recipe import FIELDS, LoopSettings, Recipe  # noqa: E402
 
 flags.DEFINE_list('seeds', ['1', '2'], 'Seeds (--seed of res_mnist.py).')
 flags.DEFINE_list('variants', ['fixed', 'stray', 'canonical'],
@@ -203,13 +206,71 @@ def init_matches(session, model_dir):
     return None
   reader = tf.train.load_checkpoint(path)
   return max(np.abs(session.run(v) - reader.get_tensor(v.op.name)).max()
-             for v in tf.trainable_variables())
+             for v in session.graph.get_collection(
+                 tf.GraphKeys.TRAINABLE_VARIABLES))
 
 
 def probe_steps(steps):
   every = (set(range(0, 11)) | set(range(10, 51, 5)) | set(alive_steps())
            | set(range(50, steps + 1, FLAGS.probe_every)))
   return sorted(s for s in every if s <= steps)
+
+
+class ProbeHook(tf.train.SessionRunHook):
+  """Follows a run of `res_mnist.train` into `result`: at the session's
+  start, the initial weights against the real run's (`run_dir`) and the
+  step-0 probe; after each training step, its loss at the new global step
+  and, at `probe_steps`, a probe of `probe_images`; stops the loop after
+  `steps` steps. Prints each probe to `out` with `trace`.
+  """
+
+  def __init__(self, result, probe_images, probe_labels, *, steps,
+               probe_steps, run_dir, trace, out):
+    self._result = result
+    self._probe_images, self._probe_labels = probe_images, probe_labels
+    self._steps, self._probe_steps = steps, set(probe_steps)
+    self._run_dir, self._trace, self._out = run_dir, trace, out
+
+  def begin(self):
+    # Built after the network, so that its random ops keep the run's seeds.
+    graph = tf.get_default_graph()
+    self._fetches = probe_fetches(graph)
+    self._images = graph.get_tensor_by_name('x-input:0')
+    self._loss = graph.get_tensor_by_name('cross_entropy:0')
+    self._global_step = tf.train.get_global_step(graph)
+
+  def after_create_session(self, session, coord):
+    # Each run of the loop is one training step (`train_op` evaluates to the
+    # new global step, which a fetch of the step beside it may not see).
+    self._step = int(session.run(self._global_step))  # 0: a fresh run
+    if self._run_dir:
+      self._result['init_diff'] = init_matches(session, self._run_dir)
+    self._probe(session)
+    if self._step >= self._steps:
+      coord.request_stop()
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._loss)
+
+  def after_run(self, run_context, run_values):
+    self._step += 1
+    # Logged as res_mnist.py logs it: at the new global step.
+    self._result['losses'][self._step] = run_values.results
+    self._probe(run_context.session)
+    if self._step >= self._steps:
+      run_context.request_stop()
+
+  def _probe(self, session):
+    if self._step not in self._probe_steps:
+      return
+    # With batch norm (canonical) the probe uses its batch statistics, as
+    # training does; its moving averages (unused here) move too.
+    m = self._result['probes'][self._step] = measure(
+        session, self._fetches, {self._images: self._probe_images},
+        self._probe_labels)
+    if self._trace:
+      print(row(self._step, self._result['losses'].get(self._step), m),
+            file=self._out, flush=True)
 
 
 def follow(variant, seed):
@@ -221,44 +282,30 @@ def follow(variant, seed):
   probe_images = data.validation.images[:FLAGS.probe_size]
   probe_labels = data.validation.labels[:FLAGS.probe_size].argmax(1)
   run_dir = FLAGS.runs.format(variant=variant, seed=seed) if FLAGS.runs else None
-  with tf.Graph().as_default() as graph:
-    train = training.build_training_graph(
-        recipe, nets_factory.network_fns(recipe)[0])
-    # Built after the network, so that its random ops keep the run's seeds.
-    fetches = probe_fetches(graph)
-    init = tf.global_variables_initializer()
-    config = runtime.session_config(recipe.towers, recipe.bfloat16,
-                                    recipe.threads)
-    with tf.Session(config=config) as session:
-      session.run(init)
-      result = {'variant': variant, 'seed': seed, 'probes': {},
-                'losses': {}, 'init_diff': None, 'run_dir': run_dir}
-      if run_dir:
-        result['init_diff'] = init_matches(session, run_dir)
-      feed = {train.images: probe_images}
-      if FLAGS.trace:
-        print('\n%s, seed %d:\n%s' % (variant, seed, HEADER))
-      probes = probe_steps(FLAGS.steps)
-      for step in range(FLAGS.steps + 1):
-        if step in probes:
-          # With batch norm (canonical) the probe uses its batch statistics,
-          # as training does; its moving averages (unused here) move too.
-          m = result['probes'][step] = measure(session, fetches, feed,
-                                               probe_labels)
-          if FLAGS.trace:
-            print(row(step, result['losses'].get(step), m))
-        if step < FLAGS.steps:
-          images, labels = data.train.next_batch(recipe.batch_size)
-          _, loss = session.run([train.train_op, train.cross_entropy],
-                                {train.images: images, train.labels: labels})
-          # Logged as res_mnist.py logs it: at the new global step.
-          result['losses'][step + 1] = loss
+  result = {'variant': variant, 'seed': seed, 'probes': {},
+            'losses': {}, 'init_diff': None, 'run_dir': run_dir}
+  if FLAGS.trace:
+    print('\n%s, seed %d:\n%s' % (variant, seed, HEADER), flush=True)
+  hook = ProbeHook(result, probe_images, probe_labels, steps=FLAGS.steps,
+                   probe_steps=probe_steps(FLAGS.steps), run_dir=run_dir,
+                   trace=FLAGS.trace, out=sys.stdout)
+  # The hook ends the loop, not --max_steps; the preset's rate is constant,
+  # so a larger one changes nothing else.
+  recipe = dataclasses.replace(recipe,
+                               max_steps=max(recipe.max_steps, FLAGS.steps))
+  with tempfile.TemporaryDirectory() as model_dir:
+    settings = LoopSettings(model_dir=model_dir, log_every=10 ** 6,
+                            save_every=10 ** 6, max_to_keep=1, fresh=True)
+    # Its closing lines name the temporary model directory: not shown.
+    with contextlib.redirect_stdout(io.StringIO()):
+      res_mnist.train(data, recipe, settings, evaluate=False,
+                      extra_hooks=[hook])
   return result
 
 
 def measure_model_dir(model_dir, probe_images, probe_labels):
   """Probe figures of a trained model dir's latest checkpoint."""
-  with nets_factory.load_model(model_dir, log=lambda *a: None) as model:
+  with models.load_model(model_dir, log=lambda *a: None) as model:
     fetches = probe_fetches(model.graph)
     return measure(model.session, fetches, {model.images: probe_images},
                    probe_labels)
@@ -383,7 +430,22 @@ def conclude(results):
               if good is not None else ''))
 
 
+def check_flags():
+  """SettingError for a flag of res_mnist.py's recipe or loop given on the
+  command line: each run's recipe is the preset's, its variant's and its
+  seed's (--variants, --seeds), in a model directory of its own."""
+  used = ('validation_size',)  # the data's, with --data_dir, --check_sha256
+  given = [name for name in FIELDS + tuple(
+      field.name for field in dataclasses.fields(LoopSettings)) + ('preset',)
+           if name not in used and FLAGS[name].present]
+  if given:
+    raise recipes.SettingError(
+        '--%s: not used here; each run is --preset=%s with its variant and '
+        'seed (--variants, --seeds)' % (', --'.join(given), PRESET))
+
+
 def main(_):
+  check_flags()
   results = [follow(variant, int(seed)) for variant in FLAGS.variants
              for seed in FLAGS.seeds]
   if results:  # none with --seeds= (only --model_dirs to measure)

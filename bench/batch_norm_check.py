@@ -40,6 +40,7 @@ from resmnist import errors  # noqa: E402
 from resmnist import hooks  # noqa: E402
 from resmnist import input_data  # noqa: E402
 from resmnist import model_dir  # noqa: E402
+from resmnist.recipe import Recipe  # noqa: E402
 
 common_flags.define_data_flags()
 common_flags.define_model_dir_flags(checkpoint_path=True)
@@ -65,8 +66,8 @@ def _correct_counts(info, images, labels):
   correct = {}
   for mode, is_training in (('batch', True), ('moving', False)):
     network_fn = nets_factory.get_network_fn(
-        info['net'], info.get('num_classes', 10), is_training=is_training,
-        **model_dir.net_options(info))
+        info.net, info.num_classes, is_training=is_training,
+        **info.net_options)
     with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
       logits = network_fn(images)[0]
     correct[mode] = tf.reduce_sum(tf.cast(tf.equal(
@@ -77,19 +78,19 @@ def _correct_counts(info, images, labels):
 def main(_):
   path = checkpoints.require_checkpoint(FLAGS.model_dir, FLAGS.checkpoint_path)
   info = model_dir.read_info(FLAGS.model_dir, path)
-  if not info['batch_norm']:
+  if not info.batch_norm:
     raise errors.Error('%s has no batch norm' % path)
-  data = common_flags.read_data(FLAGS, info.get('dataset', 'mnist'),
-                                FLAGS.validation_size, FLAGS.seed)
-  batch_size = FLAGS.batch_size or info.get('recipe', {}).get('batch_size',
-                                                              100)
+  data = common_flags.read_data(FLAGS, info.dataset, FLAGS.validation_size,
+                                FLAGS.seed)
+  batch_size = FLAGS.batch_size or (info.recipe or {}).get(
+      'batch_size', Recipe().batch_size)
   images = tf.placeholder(tf.float32, [None, input_data.IMAGE_PIXELS])
-  labels = tf.placeholder(tf.float32, [None, info.get('num_classes', 10)])
+  labels = tf.placeholder(tf.float32, [None, info.num_classes])
   correct = _correct_counts(info, images, labels)
   tf.train.get_or_create_global_step()
   variables = tf.global_variables()
   reset, rescale = hooks.moving_average_recomputation(
-      nets_factory.network(info['net']).batch_norm_decay, FLAGS.batches)
+      nets_factory.network(info.net).batch_norm_decay, FLAGS.batches)
   with tf.Session() as session:
     checkpoints.restore(session, tf.train.Saver(variables), path, variables)
 
@@ -108,7 +109,7 @@ def main(_):
       print('%-22s %stest %.4f' % (what, validation,
                                    accuracy(mode, data.test)))
 
-    print('%s (%s, %s)' % (path, info['net'], info.get('dataset', 'mnist')))
+    print('%s (%s, %s)' % (path, info.net, info.dataset))
     report('moving averages', 'moving')
     report('batch statistics', 'batch')
     session.run(reset)

@@ -58,7 +58,10 @@ cli.start()  # before TensorFlow loads, as the scripts do
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from nets import models  # noqa: E402
 from nets import nets_factory  # noqa: E402
+# The training loop timed, and its --net: the network to time.
+import res_mnist  # noqa: E402
 from resmnist import runtime  # noqa: E402
 from resmnist.recipe import LoopSettings, Recipe  # noqa: E402
 from resmnist.runtime import num_cores  # noqa: E402
@@ -74,9 +77,6 @@ flags.DEFINE_float('budget_seconds', 10.0, 'Per process: warm-up ends after '
                    'limit.', lower_bound=0)
 flags.DEFINE_string('output', None, 'Markdown table to write; default '
                     'bench/results-<kind of CPU>.md.')
-flags.DEFINE_enum('net', 'resnet', sorted(nets_factory.NETWORKS),
-                  'The network to time; Keras rows only for resnet, towers '
-                  'rows only for networks without batch norm.')
 flags.DEFINE_string('worker', None, 'Internal: run one measurement.')
 flags.DEFINE_string('config', '{}', 'Internal: the worker\'s settings, JSON.')
 
@@ -109,7 +109,7 @@ def _precisions():
 
 def _configs(net):
   """(name, worker, settings) of each row; ours takes a Recipe's fields."""
-  towers = not nets_factory.model_info(Recipe(net=net))['batch_norm']
+  towers = not models.describe(Recipe(net=net)).batch_norm
   bf16 = len(_precisions()) > 1
   rows = []
   for precision, bfloat16 in _precisions():
@@ -193,12 +193,11 @@ def _mnist_or_random():
 
 
 def worker_ours(config):
-  """res_mnist.py's training step, in its loop (`trainer.train`: the same
+  """res_mnist.py's training step, in its loop (`res_mnist.train`: the same
   `MonitoredSession` and hooks; no checkpoint or log line in the windows),
   timed by a hook that stops the loop once the windows are timed."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from resmnist import trainer
   recipe = Recipe(seed=0, max_steps=10 ** 6, **config['recipe'])
   timer = WindowTimer(recipe.batch_size)
 
@@ -211,22 +210,20 @@ def worker_ours(config):
   settings = LoopSettings(
       model_dir=tempfile.mkdtemp(),  # gone with the machine's temp files
       log_every=10 ** 6, save_every=10 ** 6, max_to_keep=1, fresh=True)
-  network_fn, _ = nets_factory.network_fns(recipe)
-  trainer.train(_mnist_or_random(), recipe, settings, network_fn, None,
-                nets_factory.model_info(recipe), extra_hooks=[TimingHook()])
+  res_mnist.train(_mnist_or_random(), recipe, settings, evaluate=False,
+                  extra_hooks=[TimingHook()])
   return timer.rates()
 
 
 def worker_eval(config):
-  """The scripts' evaluation: `nets_factory.load_model` of a model dir, in
+  """The scripts' evaluation: `models.load_model` of a model dir, in
   towers."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
   from resmnist import model_dir
   test = _mnist_or_random().test
   net = config['net']
-  towers = runtime.eval_towers(runtime.EVAL_BATCH_SIZE,
-                               nets_factory.network(net).eval_tower_size)
+  towers = nets_factory.eval_towers(net)
   with tempfile.TemporaryDirectory() as directory:
     # A model directory of untrained weights: the speed is the same.
     with tf.Graph().as_default():
@@ -236,8 +233,8 @@ def worker_eval(config):
         sess.run(tf.global_variables_initializer())
         tf.train.Saver().save(sess, os.path.join(directory, 'my_model'),
                               global_step=0)
-    model_dir.write_info(directory, nets_factory.model_info(Recipe(net=net)))
-    model = nets_factory.load_model(
+    model_dir.write_info(directory, models.describe(Recipe(net=net)))
+    model = models.load_model(
         directory, towers=towers, log=lambda _: None,
         config=runtime.session_config(towers, config['bfloat16']))
   batch_size, position = runtime.EVAL_BATCH_SIZE, [0]
@@ -317,7 +314,6 @@ def flops_per_image(config):
   """(forward, training step) FLOPs per image, from the TF profiler."""
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
-  from resmnist import training
   recipe = Recipe(net=config['net'], batch_size=100)
   options = tf.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
@@ -325,16 +321,23 @@ def flops_per_image(config):
   with tf.Graph().as_default() as graph:
     nets_factory.get_network_fn(config['net'])(tf.zeros([batch, 784]))
     forward = tf.profiler.profile(graph, options=options).total_float_ops
+  graph_defs = []
+
+  class GraphDefHook(tf.train.SessionRunHook):
+    """Takes res_mnist.train's graph, and stops before its first step."""
+    def after_create_session(self, session, coord):
+      graph_defs.append(tf.get_default_graph().as_graph_def())
+      coord.request_stop()
+
+  settings = LoopSettings(model_dir=tempfile.mkdtemp(), fresh=True)
+  res_mnist.train(_mnist_or_random(), recipe, settings, evaluate=False,
+                  extra_hooks=[GraphDefHook()])
   with tf.Graph().as_default() as graph:
-    train = training.build_training_graph(
-        recipe, nets_factory.network_fns(recipe)[0])
     # Static shapes let the profiler count every op.
-    graph_def = graph.as_graph_def()
-  with tf.Graph().as_default() as graph:
     x = tf.zeros([batch, 784])
     y_ = tf.one_hot(tf.zeros([batch], tf.int32), 10)
-    tf.import_graph_def(graph_def, input_map={train.images.name: x,
-                                              train.labels.name: y_}, name='')
+    tf.import_graph_def(graph_defs[0], input_map={'x-input:0': x,
+                                                  'y-input:0': y_}, name='')
     total = tf.profiler.profile(graph, options=options).total_float_ops
   return forward / batch, total / batch
 
@@ -362,7 +365,7 @@ def _run_worker(worker, config):
 
 def _fast_row(net):
   """The name of the row that `res_mnist.py --fast` would train as here."""
-  towers, bfloat16, _ = nets_factory.fast_settings(Recipe(net=net))
+  towers, bfloat16, _ = models.fast_settings(Recipe(net=net))
   return 'ours %s, %s' % ('bf16' if bfloat16 else 'fp32',
                           'towers' if towers > 1 else '1 tower')
 

@@ -36,7 +36,7 @@ from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from nets import nets_factory  # noqa: E402
+from nets import models  # noqa: E402
 from resmnist import common_flags  # noqa: E402
 from resmnist import errors  # noqa: E402
 from resmnist import photo  # noqa: E402
@@ -51,6 +51,9 @@ flags.DEFINE_multi_float('min_confidence', [0.5, 0.7, 0.9], 'Thresholds to '
                          'try for res_mnist_predict.py\'s flag: below it, a '
                          'digit is "unsure".')
 flags.DEFINE_string('save_dir', None, 'If set, write the images there.')
+flags.DEFINE_bool('calibrated', True, 'Read with the model\'s temperature, '
+                  'as res_mnist_predict.py does; --nocalibrated: with the '
+                  'probabilities as trained.')
 flags.DEFINE_multi_enum('reader', ['plain', 'tta'], ['plain', 'tta'],
                         'Readers compared on the same images, each image '
                         'read by each in turn: plain, or with test-time '
@@ -210,7 +213,7 @@ def _classifiers(model):
       name] for name in FLAGS.reader}
 
 
-def _draw_and_read(rng, test, labels, model, seconds):
+def _draw_and_read(rng, test, labels, *, model, seconds):
   """Draws the digits and numbers and reads them as res_mnist_predict.py
   does, with each --reader: (test indices of the single digits, what was
   read of them on clean and on photo-like paper, and for each number (test
@@ -314,7 +317,8 @@ def _report_confidence(single, photos, numbers, labels):
 def main(_):
   rng = np.random.RandomState(FLAGS.seed)
   test = common_flags.read_data(FLAGS, 'mnist', validation_size=0).test
-  model = nets_factory.load_model(FLAGS.model_dir, log=lambda *_: None)
+  model = models.load_model(FLAGS.model_dir, log=lambda *_: None,
+                            calibrated=FLAGS.calibrated)
   if FLAGS.save_dir:
     try:
       os.makedirs(FLAGS.save_dir, exist_ok=True)
@@ -323,12 +327,13 @@ def main(_):
                          % (FLAGS.save_dir, e.strerror or e))
   labels = test.labels.argmax(axis=1)
   seconds = collections.defaultdict(list)
-  single, clean, photos, numbers = _draw_and_read(rng, test, labels, model,
-                                                  seconds)
+  single, clean, photos, numbers = _draw_and_read(rng, test, labels,
+                                                  model=model, seconds=seconds)
   model.close()
-  print('%s (step %d): %d MNIST test digits, %d numbers, seed %d' % (
-      model.checkpoint_path, model.step_restored, len(single), len(numbers),
-      FLAGS.seed))
+  print('%s (step %d, %s): %d MNIST test digits, %d numbers, seed %d' % (
+      model.checkpoint_path, model.step_restored,
+      'temperature %.3f' % model.info.temperature if model.info.temperature
+      else 'probabilities as trained', len(single), len(numbers), FLAGS.seed))
   for kind in dict.fromkeys(FLAGS.reader):
     print('\n%s reader: %.1f ms per image (median; mean %.1f)' % (
         kind, 1e3 * np.median(seconds[kind]), 1e3 * np.mean(seconds[kind])))

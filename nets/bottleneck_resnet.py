@@ -43,7 +43,7 @@ _BATCH_NORM_PARAMS = {
 
 
 @slim.add_arg_scope
-def bottleneck(inputs, depth, depth_bottleneck, relu_before_add=True,
+def bottleneck(inputs, depth, depth_bottleneck, *, relu_before_add=True,
                stray_bias=False, scope=None):
   """One bottleneck unit at stride 1: 1x1 reduce, 3x3, 1x1 expand, + shortcut.
 
@@ -86,7 +86,7 @@ def bottleneck(inputs, depth, depth_bottleneck, relu_before_add=True,
 
 
 def bottleneck_resnet(images, num_classes=10, is_training=False,
-                      dropout_keep_prob=0.5, scope='BottleneckResNet',
+                      *, dropout_keep_prob=0.5, scope='BottleneckResNet',
                       stray_bias=False, canonical=False, he_init=False):
   """Builds the network of article 001 and returns its logits.
 

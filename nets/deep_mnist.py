@@ -22,7 +22,7 @@ import tensorflow.compat.v1 as tf
 
 
 def deep_mnist(images, num_classes=10, is_training=False,
-               dropout_keep_prob=0.5, scope='DeepMNIST'):
+               *, dropout_keep_prob=0.5, scope='DeepMNIST'):
   """Builds the Deep-MNIST CNN (article 003's "AlexNet" code) and its logits.
 
   Layer names and end points are those of tf-slim's `lenet`. Every padding

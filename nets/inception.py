@@ -72,8 +72,9 @@ def inception_module(inputs, depths, scope):
     return tf.concat([branch_0, branch_1, branch_2, branch_3], 3)
 
 
-def inception(images, num_classes=10, is_training=False, dropout_keep_prob=0.6,
-              scope='Inception', batch_norm=False, reuse=None):
+def inception(images, num_classes=10, is_training=False, *,
+              dropout_keep_prob=0.6, scope='Inception',
+              batch_norm=False, reuse=None):
   """The MNIST Inception net; returns logits (no softmax) and end points.
 
   Args:

@@ -27,7 +27,7 @@ from resmnist import slim  # tf-slim on today's TensorFlow: see resmnist/__init_
 import tensorflow.compat.v1 as tf
 
 
-def lenet5(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
+def lenet5(images, num_classes=10, is_training=False, *, dropout_keep_prob=0.5,
            scope='LeNet5', classic=False):
   """Builds LeNet-5 and returns its logits.
 

@@ -75,7 +75,7 @@ def basic_block(inputs, depth, stride, scope=None):
     return tf.nn.relu(shortcut + residual)
 
 
-def resnet18(images, num_classes=10, is_training=False, scope='resnet18',
+def resnet18(images, num_classes=10, is_training=False, *, scope='resnet18',
              dense_l2=DENSE_L2, reuse=None):
   """ResNet-18 with the CIFAR stem; returns logits (no softmax) and end points.
 

@@ -35,7 +35,7 @@ BATCH_NORM_DECAY = 0.9
 DEPTHS = (32, 48, 64)
 
 
-def sprint_cnn(images, num_classes=10, is_training=False, depths=DEPTHS,
+def sprint_cnn(images, num_classes=10, is_training=False, *, depths=DEPTHS,
                scope='SprintCNN'):
   """Builds the network and returns its logits and end points.
 

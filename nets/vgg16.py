@@ -45,7 +45,7 @@ BATCH_NORM_DECAY = 0.99
 BATCH_NORM_EPSILON = 1e-3
 
 
-def vgg16(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
+def vgg16(images, num_classes=10, is_training=False, *, dropout_keep_prob=0.5,
           scope='vgg16', batch_norm=False, reuse=None):
   """VGG16 on zero-padded 32x32 digits; returns logits (no softmax), end points.
 

@@ -48,7 +48,7 @@ def block(inputs, depth, stride, scope):
   return net + shortcut
 
 
-def wide_resnet(images, num_classes=10, is_training=False, blocks=BLOCKS,
+def wide_resnet(images, num_classes=10, is_training=False, *, blocks=BLOCKS,
                 scope='WideResNet'):
   """Builds the network and returns its logits and end points.
 

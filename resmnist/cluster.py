@@ -17,12 +17,14 @@ parameter servers and itself (`device_filters`), so that it does not wait
 for every other task.
 """
 import collections
+import contextlib
 import json
 import signal
 import socket
 import threading
 import time
 
+from absl import flags
 import tensorflow.compat.v1 as tf
 
 from resmnist import errors
@@ -37,11 +39,38 @@ class ClusterError(errors.Error):
   """The cluster is misdescribed or a task cannot be reached."""
 
 
-class Cluster(collections.namedtuple('Cluster',
-                                     'spec job_name task_index source')):
-  """A `tf.train.ClusterSpec` and this task's place in it.
+def define_flags():
+  """The cluster's flags: --ps_hosts, --worker_hosts, --job_name,
+  --task_index (or the TF_CONFIG environment variable instead),
+  --sync_replicas and --cluster_wait_secs."""
+  flags.DEFINE_string('ps_hosts', None, 'Parameter servers, host:port,...; '
+                      'with --worker_hosts and --job_name, this process is '
+                      'one task of a cluster. Without them, TF_CONFIG is '
+                      'read; with neither, training is one process.')
+  flags.DEFINE_string('worker_hosts', None, 'Workers, host:port,...; the '
+                      'first is the chief, which checkpoints and validates. '
+                      '--batch_size is per worker.')
+  flags.DEFINE_enum('job_name', None, ['ps', 'worker'], 'This task\'s job.')
+  flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job.',
+                       lower_bound=0)
+  flags.DEFINE_bool('sync_replicas', False, 'Average every worker\'s '
+                    'gradients in each update (SyncReplicasOptimizer); '
+                    'default: each worker updates as it goes (async).')
+  flags.DEFINE_integer('cluster_wait_secs', 120, 'How long a task waits for '
+                       'another: a worker for the parameter servers and the '
+                       'chief\'s initialisation, a parameter server for the '
+                       'other workers to finish once the chief has.',
+                       lower_bound=1)
 
-  `source` names where it came from ('flags' or 'TF_CONFIG'), for messages.
+
+class Cluster(collections.namedtuple(
+    'Cluster', 'spec job_name task_index source sync_replicas wait_secs',
+    defaults=(False, 120))):
+  """A `tf.train.ClusterSpec`, this task's place in it, and how it trains.
+
+  `source` names where it came from ('flags' or 'TF_CONFIG'), for messages;
+  `sync_replicas`: every update averages every worker's gradients;
+  `wait_secs`: how long a task waits for another.
   """
 
   @property
@@ -73,7 +102,7 @@ def _hosts(text, flag):
   return hosts
 
 
-def _make(jobs, job_name, task_index, source, where):
+def _make(jobs, job_name, task_index, *, source, where):
   """The `Cluster` after checking what every source must get right."""
   if not jobs.get('ps') or not jobs.get('worker'):
     raise ClusterError('%s: a cluster needs at least one ps and one worker '
@@ -91,19 +120,24 @@ def _make(jobs, job_name, task_index, source, where):
   return Cluster(tf.train.ClusterSpec(jobs), job_name, task_index, source)
 
 
-def from_flags(ps_hosts, worker_hosts, job_name, task_index, environ):
-  """The cluster of the flags, else of `environ['TF_CONFIG']`, else None."""
-  if ps_hosts or worker_hosts or job_name:
-    if not (ps_hosts and worker_hosts and job_name):
+def from_flags(values, environ):
+  """The cluster of the flags in `values` (`define_flags`'), else of
+  `environ['TF_CONFIG']`, else None."""
+  if values.ps_hosts or values.worker_hosts or values.job_name:
+    if not (values.ps_hosts and values.worker_hosts and values.job_name):
       raise ClusterError('--ps_hosts, --worker_hosts and --job_name go '
                          'together: give all three (and --task_index), or '
                          'none for one process')
-    jobs = {'ps': _hosts(ps_hosts, '--ps_hosts'),
-            'worker': _hosts(worker_hosts, '--worker_hosts')}
-    return _make(jobs, job_name, task_index, 'flags', '--job_name/--task_index')
-  if environ.get('TF_CONFIG'):
-    return from_tf_config(environ['TF_CONFIG'])
-  return None
+    jobs = {'ps': _hosts(values.ps_hosts, '--ps_hosts'),
+            'worker': _hosts(values.worker_hosts, '--worker_hosts')}
+    cluster = _make(jobs, values.job_name, values.task_index, source='flags',
+                    where='--job_name/--task_index')
+  elif environ.get('TF_CONFIG'):
+    cluster = from_tf_config(environ['TF_CONFIG'])
+  else:
+    return None
+  return cluster._replace(sync_replicas=values.sync_replicas,
+                          wait_secs=values.cluster_wait_secs)
 
 
 def from_tf_config(text):
@@ -135,7 +169,8 @@ def from_tf_config(text):
     task_index += len(chief)
   for job in jobs:
     _hosts(','.join(jobs[job]), 'TF_CONFIG %s' % job)
-  return _make(jobs, job_name, task_index, 'TF_CONFIG', 'TF_CONFIG task')
+  return _make(jobs, job_name, task_index, source='TF_CONFIG',
+               where='TF_CONFIG task')
 
 
 def only_loopback():
@@ -179,17 +214,43 @@ def session_config(cluster, config):
   return config
 
 
-def device_setter(cluster):
-  """Variables on the parameter servers, everything else on this worker."""
-  return tf.train.replica_device_setter(worker_device=cluster.device,
-                                        cluster=cluster.spec)
+def is_sync(cluster):
+  """Whether `cluster` (or None: one process) averages every worker's
+  gradients in each update (--sync_replicas)."""
+  return cluster is not None and cluster.sync_replicas
 
 
-def wait_for_parameter_servers(cluster, timeout):
-  """ClusterError unless every ps accepts a connection within `timeout` s.
+def replicas(cluster):
+  """The batches of one update: every worker's if `is_sync`, else one."""
+  return cluster.num_workers if is_sync(cluster) else 1
+
+
+def devices(cluster):
+  """A device scope: variables on the parameter servers, everything else
+  on this worker; none without a cluster."""
+  if cluster is None:
+    return contextlib.nullcontext()
+  return tf.device(tf.train.replica_device_setter(
+      worker_device=cluster.device, cluster=cluster.spec))
+
+
+def optimizer(cluster, local_optimizer):
+  """`local_optimizer`, or if `is_sync(cluster)` a SyncReplicasOptimizer
+  of it that averages every worker's gradients in each update."""
+  if not is_sync(cluster):
+    return local_optimizer
+  return tf.train.SyncReplicasOptimizer(
+      local_optimizer, replicas_to_aggregate=cluster.num_workers,
+      total_num_replicas=cluster.num_workers)
+
+
+def wait_for_parameter_servers(cluster):
+  """ClusterError unless every ps accepts a connection within the
+  cluster's `wait_secs`.
 
   TensorFlow itself would wait for ever, logging every 10 s.
   """
+  timeout = cluster.wait_secs
   deadline = time.time() + timeout
   for index in range(cluster.spec.num_tasks('ps')):
     address = cluster.address('ps', index)
@@ -218,7 +279,7 @@ def _done_queues(cluster):
   return queues
 
 
-def say_done(cluster, server, config, timeout):
+def say_done(cluster, server, config):
   """Tells every parameter server that this worker has finished."""
   with tf.Graph().as_default():
     enqueues = [queue.enqueue(cluster.task_index)
@@ -226,17 +287,18 @@ def say_done(cluster, server, config, timeout):
     with tf.Session(server.target, config=session_config(cluster,
                                                          config)) as sess:
       sess.run(enqueues, options=tf.RunOptions(
-          timeout_in_ms=int(timeout * 1000)))
+          timeout_in_ms=int(cluster.wait_secs * 1000)))
 
 
-def serve_until_done(cluster, server, config, grace_secs, stop_request,
-                     log=print):
+def serve_until_done(cluster, server, config, *, stop_request, log=print):
   """A parameter server's life: serves until the workers are done.
 
-  Ends when the chief and every other worker have said so, or `grace_secs`
-  after the chief did (a worker that died does not keep it alive), or when
-  `stop_request` (a `hooks.StopRequest`) has a signal.
+  Ends when the chief and every other worker have said so, or the
+  cluster's `wait_secs` after the chief did (a worker that died does not
+  keep it alive), or when `stop_request` (a `hooks.StopRequest`) has a
+  signal.
   """
+  grace_secs = cluster.wait_secs
   with tf.Graph().as_default():
     dequeue = _done_queues(cluster)[cluster.task_index].dequeue()
     done, chief_done_at = set(), None
@@ -265,13 +327,13 @@ def serve_until_done(cluster, server, config, grace_secs, stop_request,
             % (cluster.task_index, cluster.num_workers))
 
 
-def serve_parameters(cluster, grace_secs):
+def serve_parameters(cluster):
   """A parameter server task: starts its server and serves until the workers
   are done (`serve_until_done`); errors.Interrupted on SIGINT or SIGTERM."""
   config = runtime.session_config()
   with hooks.stop_requested_by_signals() as stop_request:
     serve_until_done(cluster, start_server(cluster, config), config,
-                     grace_secs, stop_request)
+                     stop_request=stop_request)
   if stop_request.signum is not None:
     raise errors.Interrupted(
         '%s: parameter server %d stopped'
@@ -297,9 +359,9 @@ def quiet_cancelled_queue_runners():
 
 def what_is_trained(info):
   """What a task trains, as the chief announces it: the network, its
-  options and the dataset of `info` (`model.json`'s), as text."""
-  return json.dumps({key: info.get(key) for key in
-                     ('net', 'net_options', 'dataset')}, sort_keys=True)
+  options and the dataset of `info` (a `model_dir.ModelInfo`), as text."""
+  return json.dumps({'net': info.net, 'net_options': info.net_options,
+                     'dataset': info.dataset}, sort_keys=True)
 
 
 def announcement(text):
@@ -333,7 +395,7 @@ class WorkerSessionCreator(tf.train.SessionCreator):
   checks that the chief trains what this worker would (`announcement`).
   """
 
-  def __init__(self, scaffold, master, config, timeout, announced, mine):
+  def __init__(self, scaffold, master, config, *, timeout, announced, mine):
     self._scaffold = scaffold
     self._master = master
     self._config = config

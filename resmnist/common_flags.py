@@ -16,6 +16,8 @@ from resmnist import recipe
 
 def define_data_flags():
   """--data_dir and --check_sha256."""
+  if 'data_dir' in flags.FLAGS:
+    return  # defined here already, for another script of this process
   flags.DEFINE_string('data_dir', 'MNIST_data',
                       'Directory of the four gz files (downloaded if '
                       'missing); default MNIST_data, or Fashion_MNIST_data '
@@ -34,15 +36,22 @@ def read_data(values, dataset, validation_size, seed=None):
   """`input_data.read_dataset` of `dataset` as the data flags in `values`
   say."""
   return input_data.read_dataset(dataset, data_dir(values),
-                                 values.check_sha256, validation_size, seed)
+                                 values.check_sha256,
+                                 validation_size=validation_size, seed=seed)
 
 
 def define_net_flag(networks):
-  """--net: if given, the network the model directory must hold; one of
-  `networks` (`nets_factory.NETWORKS`)."""
-  flags.DEFINE_enum('net', None, sorted(networks),
-                    'If given, the network the model directory must hold '
-                    '(it is read from its model.json).')
+  """--net, as `Recipe` declares it; one of `networks`
+  (`nets_factory.NETWORKS`). A script that reads a model checks it only if
+  given (`required_net`)."""
+  recipe.define_flags(recipe.Recipe, choices={'net': sorted(networks)},
+                      only=['net'])
+  flags.declare_key_flag('net')
+
+
+def required_net(values):
+  """--net if given, else None: the model's own network."""
+  return values.net if values['net'].present else None
 
 
 def define_model_dir_flags(checkpoint_path=False):
@@ -57,11 +66,15 @@ def define_model_dir_flags(checkpoint_path=False):
 
 
 def define_reader_flags(min_confidence=True):
-  """--tta, and --min_confidence, for the scripts that read photos."""
-  flags.DEFINE_bool('tta', False, 'Test-time augmentation: read each digit '
-                    'also shifted, turned, thinner and bolder, and average '
-                    '(photo.test_time_augmented): 9 times the network\'s '
-                    'work, for no better accuracy (docs/usage.md).')
+  """--tta, and --min_confidence for the scripts that read photos."""
+  if 'tta' in flags.FLAGS:
+    return  # defined here already, for another script of this process
+  flags.DEFINE_bool('tta', False, 'Test-time augmentation: average the '
+                    'probabilities of each image\'s variants: shifted, '
+                    'turned, thinner and bolder (9 readings, '
+                    'photo.test_time_augmented); res_mnist_eval.py reads '
+                    'Fashion-MNIST\'s clothes as they are and mirrored (2) '
+                    '(docs/usage.md).')
   if min_confidence:
     flags.DEFINE_float('min_confidence', 0.7, 'A digit whose top probability '
                        'is below this is shown as "?", unsure.',

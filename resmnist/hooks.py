@@ -1,10 +1,11 @@
 """The hooks of the training loop, in TensorFlow's `SessionRunHook` pattern.
 
-`loop_hooks` gives `trainer.train`'s `MonitoredSession` TensorFlow's own
+`loop_hooks` gives `res_mnist.train`'s `MonitoredSession` TensorFlow's own
 (checkpoints, summaries, step counter, stop at the last step, NaN check)
 and four for what they lack:
 
-- `ProgressHook`: the log line, with images/s and the time left;
+- `ProgressHook`: where the loop is, and images/s and the time left for
+  its log line;
 - `ValidationHook`: evaluates the validation split every --eval_every
   steps through `loader.EvalModel` and keeps the best checkpoint;
 - `PreciseBatchNormHook`: after the last step, recomputes batch norm's
@@ -12,6 +13,7 @@ and four for what they lack:
 - `StopOnSignalHook`: stops after the current step on SIGINT or SIGTERM,
   so that the checkpoint hook saves that step before the loop ends.
 """
+import collections
 import contextlib
 import datetime
 import os
@@ -21,25 +23,30 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from resmnist import input_data
+from resmnist import report
+
 
 def format_seconds(seconds):
   return str(datetime.timedelta(seconds=round(seconds)))
 
 
-def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
+def loop_hooks(graph, recipe, settings, *, saver, stop_request,
                evaluator=None, data=None, chief=True, batch_norm_decay=None):
   """The training loop's hooks, in the order they run after each step.
 
-  The NaN check comes before the checkpoint hook, so that the weights of a
-  step whose loss is not finite are never saved. With
-  `settings.eval_every`, `evaluator` (a `loader.EvalModel`) evaluates
-  `data.validation`. Only the chief (`chief`: a single process is one)
-  saves checkpoints and summaries and validates. `batch_norm_decay` is the
-  network's, for `recipe.precise_batch_norm`. Returns the `ProgressHook`
-  too, for its step and loss.
+  `graph` is the training graph's tensors (`LoopTensors`). The NaN check
+  comes before the checkpoint hook, so that the weights of a step whose
+  loss is not finite are never saved. With `settings.eval_every`,
+  `evaluator` (a `loader.EvalModel`) evaluates `data.validation`. Only the
+  chief (`chief`: a single process is one) saves checkpoints and summaries
+  and validates. `batch_norm_decay` is the network's, for
+  `recipe.precise_batch_norm`. Returns the `ProgressHook` too, for where
+  the loop is.
   """
-  progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps,
-                          settings.log_every, clock)
+  # Seconds of training: validation pauses it.
+  clock = TrainingClock()
+  progress = ProgressHook(graph, recipe.batch_size, recipe.max_steps, clock)
   loss = graph.cross_entropy
   # NanTensorHook checks for NaN only; an infinite loss is as bad.
   finite_or_nan = tf.where(tf.math.is_finite(loss), loss, np.nan)
@@ -66,19 +73,24 @@ def loop_hooks(graph, recipe, settings, saver, clock, stop_request,
   if recipe.precise_batch_norm:
     # First, so that the checkpoint and validation of the last step see the
     # recomputed averages, and the training time counts the batches.
-    hooks.insert(0, PreciseBatchNormHook(graph, data.train, recipe.batch_size,
-                                         recipe.precise_batch_norm,
-                                         recipe.max_steps,
-                                         batch_norm_decay))
+    hooks.insert(0, PreciseBatchNormHook(graph, data.train, recipe,
+                                         decay=batch_norm_decay))
   if settings.eval_every:
     hooks.append(ValidationHook(
-        evaluator, data, settings.eval_every, recipe.max_steps, saver,
-        os.path.join(settings.model_dir, settings.model_name),
-        tf.train.Saver(max_to_keep=1, save_relative_paths=True),
-        os.path.join(settings.model_dir, 'best', settings.model_name),
-        graph.best_accuracy, graph.train_op, clock, settings.model_dir,
-        settings.report_test))
+        evaluator, data, graph, settings=settings, max_steps=recipe.max_steps,
+        saver=saver, clock=clock,
+        class_names=input_data.DATASETS[recipe.dataset].class_names))
   return progress, hooks
+
+
+# The training graph's tensors that the hooks run or feed: the images and
+# labels placeholders, what the network reads (the images after
+# augmentation), the train op (it evaluates to the new global step), the
+# loss, the summaries, the best validation accuracy so far (a variable of
+# the checkpoints), and the SyncReplicasOptimizer if any.
+LoopTensors = collections.namedtuple(
+    'LoopTensors', 'images labels network_input train_op cross_entropy '
+    'global_step summary_op best_accuracy sync_optimizer')
 
 
 class TrainingClock(object):
@@ -112,20 +124,18 @@ class TrainingClock(object):
 
 
 class ProgressHook(tf.train.SessionRunHook):
-  """Prints `training step N, loss L (I images/s, H:MM:SS left)`.
-
-  Also remembers the step and loss of the last run (for the NaN message),
-  the step the session started at, and the seconds of training at the last
-  step (`seconds`: the saves and summaries after it left out). Starts
-  `clock` at the first step.
+  """Where the loop is: the step the session started at, the step and loss
+  of the last run (for a message if it fails), the seconds of training at
+  the last step (`seconds`: the saves and summaries after it left out), and
+  the speed and time left for the log line (`speed`). Starts `clock` at the
+  first step.
   """
 
-  def __init__(self, graph, batch_size, max_steps, log_every, clock):
+  def __init__(self, graph, batch_size, max_steps, clock):
     self._fetches = {'step': graph.train_op, 'loss': graph.cross_entropy}
     self._global_step = graph.global_step
     self._batch_size = batch_size
     self._max_steps = max_steps
-    self._log_every = log_every
     self._clock = clock
     self.start_step = self.step = None
     self.loss = None
@@ -142,15 +152,22 @@ class ProgressHook(tf.train.SessionRunHook):
   def after_run(self, run_context, run_values):
     self.step, self.loss = run_values.results['step'], run_values.results['loss']
     self.seconds = self._clock.elapsed()
-    # A sync worker's first steps can end before the chief's first update.
-    if self.step % self._log_every or self.step == self._window[1]:
-      return
+
+  @property
+  def last_logged(self):
+    """The step of the last `speed` (a sync worker's first steps can end
+    before the chief's first update, all at the same step)."""
+    return self._window[1]
+
+  def speed(self):
+    """`(I images/s, H:MM:SS left)` since the last call."""
     now, window_step = self._clock.elapsed(), self._window[1]
-    seconds_per_step = (now - self._window[0]) / max(self.step - window_step, 1)
-    print('training step %d, loss %g (%.0f images/s, %s left)'
-          % (self.step, self.loss, self._batch_size / seconds_per_step,
-             format_seconds(seconds_per_step * (self._max_steps - self.step))))
+    seconds_per_step = (now - self._window[0]) / max(self.step - window_step,
+                                                      1)
     self._window = (now, self.step)
+    return '(%.0f images/s, %s left)' % (
+        self._batch_size / seconds_per_step,
+        format_seconds(seconds_per_step * (self._max_steps - self.step)))
 
 
 def moving_average_recomputation(decay, batches):
@@ -185,10 +202,11 @@ class PreciseBatchNormHook(tf.train.SessionRunHook):
   images have other statistics than those evaluation normalises.
   """
 
-  def __init__(self, graph, train_set, batch_size, batches, max_steps, decay):
+  def __init__(self, graph, train_set, recipe, *, decay):
     self._graph, self._train_set = graph, train_set
-    self._batch_size, self._batches = batch_size, batches
-    self._max_steps, self._decay = max_steps, decay
+    self._batch_size, self._batches = (recipe.batch_size,
+                                       recipe.precise_batch_norm)
+    self._max_steps, self._decay = recipe.max_steps, decay
 
   def begin(self):
     self._reset, self._rescale = moving_average_recomputation(self._decay,
@@ -221,22 +239,27 @@ class ValidationHook(tf.train.SessionRunHook):
   The step's checkpoint (saved here if the checkpoint hook did not) is
   restored into `evaluator` (a `loader.EvalModel`), so validation sees
   exactly what the eval script would. The best accuracy so far lives in a
-  variable of the checkpoints, so that a resumed run knows it; the best
-  checkpoint is also saved by `best_saver` to `best_path`.
+  variable of the checkpoints (`graph.best_accuracy`), so that a resumed run
+  knows it; the best checkpoint is also saved to `<model_dir>/best/`.
+  `settings` (LoopSettings) gives the model directory, the checkpoints'
+  name, --eval_every and --report_test; `clock` pauses while it evaluates.
   """
 
-  def __init__(self, evaluator, data, eval_every, max_steps, saver, save_path,
-               best_saver, best_path, best_accuracy, train_op, clock,
-               summary_dir, report_test=False):
+  def __init__(self, evaluator, data, graph, *, settings, max_steps, saver,
+               clock, class_names):
     self._evaluator, self._data = evaluator, data
-    self._eval_every, self._max_steps = eval_every, max_steps
-    self._saver, self._save_path = saver, save_path
-    self._best_saver, self._best_path = best_saver, best_path
-    self._best_accuracy, self._step = best_accuracy, train_op
-    self._clock, self._summary_dir = clock, summary_dir
-    self._report_test = report_test
+    self._eval_every, self._max_steps = settings.eval_every, max_steps
+    self._saver = saver
+    self._save_path = os.path.join(settings.model_dir, settings.model_name)
+    self._best_path = os.path.join(settings.model_dir, 'best',
+                                   settings.model_name)
+    self._best_accuracy, self._step = graph.best_accuracy, graph.train_op
+    self._clock, self._summary_dir = clock, settings.model_dir
+    self._report_test = settings.report_test
+    self._class_names = class_names
 
   def begin(self):
+    self._best_saver = tf.train.Saver(max_to_keep=1, save_relative_paths=True)
     self._new_best = tf.placeholder(tf.float32, [])
     self._assign_best = self._best_accuracy.assign(self._new_best)
 
@@ -255,6 +278,7 @@ class ValidationHook(tf.train.SessionRunHook):
       accuracy, loss = self._evaluator.evaluate(self._data.validation)
       _add_summary(os.path.join(self._summary_dir, 'validation'), step,
                    accuracy=accuracy, loss=loss)
+      self._confusion_summary(step, accuracy)
       note = ''
       if accuracy > session.run(self._best_accuracy):
         session.run(self._assign_best, {self._new_best: accuracy})
@@ -270,6 +294,26 @@ class ValidationHook(tf.train.SessionRunHook):
                      accuracy=test_accuracy)
         print('test accuracy %.4f at step %d (reported only)'
               % (test_accuracy, step))
+
+  def _confusion_summary(self, step, accuracy):
+    """The validation confusion matrix, as an image for TensorBoard (where
+    matplotlib is installed to draw it, as TensorBoard's requirements
+    file installs it)."""
+    if not report.can_draw():
+      return
+    validation = self._data.validation
+    labels = validation.labels.argmax(axis=1)
+    read = self._evaluator.logits_of(validation.images).argmax(axis=1)
+    png = report.confusion_png(
+        report.confusion_matrix(labels, read, validation.labels.shape[1]),
+        self._class_names, 'validation accuracy %.2f%% at step %d'
+        % (100 * accuracy, step))
+    height, width = report.png_size(png)
+    tf.summary.FileWriterCache.get(os.path.join(
+        self._summary_dir, 'validation')).add_summary(tf.Summary(value=[
+            tf.Summary.Value(tag='confusion_matrix', image=tf.Summary.Image(
+                height=height, width=width, colorspace=4,
+                encoded_image_string=png))]), step)
 
   def _saved(self, session, step):
     """The checkpoint of `step`, saving it if it is not saved yet."""

@@ -268,7 +268,7 @@ class Datasets(object):
     self.test = test
 
 
-def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
+def read_data_sets(train_dir, one_hot=True, validation_size=5000, *, seed=None,
                    sha256=MNIST_SHA256, mirrors=MIRRORS):
   """Returns `Datasets` read from the four MNIST gz files in `train_dir`.
 
@@ -316,7 +316,7 @@ def read_data_sets(train_dir, one_hot=True, validation_size=5000, seed=None,
 
 
 def read_dataset(dataset, data_dir=None, check_sha256=True,
-                 validation_size=5000, seed=None):
+                 *, validation_size=5000, seed=None):
   """`read_data_sets` of `dataset` (a key of `DATASETS`), one-hot, from
   `data_dir` or the dataset's own default directory."""
   spec = DATASETS[dataset]

@@ -1,23 +1,24 @@
 """The one way to load a trained model: its evaluation graph, restored.
 
-    from nets import nets_factory
-    with nets_factory.load_model('model') as model:   # or checkpoint_path=...
+    from nets import models
+    with models.load_model('model') as model:   # or checkpoint_path=...
       accuracy, mean_loss = model.evaluate(mnist.test)
       probabilities = model.predict(images)           # [N, 784] in [0, 1]
 
 Training (validation at --eval_every and the final figures), evaluation,
 prediction, export and the bench all build their graph here: the network
-function that `nets_factory` makes of `model.json` (`model_dir.read_info`),
+function that `nets/models.py` makes of `model.json` (`model_dir.read_info`),
 dropout off, batch norm on its moving averages, in a TF1 graph and session
 of its own, so that it works from any script, TF2's eager mode on or off.
 """
+import dataclasses
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resmnist import checkpoints
 from resmnist import model_dir
 from resmnist import runtime
-from resmnist.training import evaluation
 
 
 class EvalModel(object):
@@ -29,7 +30,9 @@ class EvalModel(object):
     images: float32 `[None, 784]`, fed directly or computed from
       `images_28x28` (feeding it cuts the graph above it).
     labels: float32 one-hot placeholder `[None, num_classes]`.
-    logits, probabilities, classes: the network's outputs.
+    logits, probabilities, classes: the network's outputs; the
+      probabilities are of the logits divided by the model's temperature
+      where it has one (`calibration`).
     global_step: the global step variable.
     checkpoint_path, step_restored: the checkpoint restored last, and its
       global step; None before the first `restore`.
@@ -37,13 +40,13 @@ class EvalModel(object):
 
   def __init__(self, info, network_fn, config=None, averaged=True):
     """Builds the graph of `network_fn` (`nets_factory.get_network_fn`,
-    `is_training=False`) for the model `info` describes; `config` defaults
-    to `runtime.session_config` of its towers. With `averaged`, the
-    weights' moving averages are restored in their place where a
-    checkpoint has them (`--moving_average_decay`)."""
+    `is_training=False`) for the model `info` (a `model_dir.ModelInfo`)
+    describes, in a session of `config` (default
+    `runtime.session_config()`). With `averaged`, the weights' averages are
+    restored in their place where a checkpoint has them
+    (`--moving_average_decay`, `--swa_start`)."""
     self.info = info
-    size, channels = info.get('image_size', 28), info.get('channels', 1)
-    pixels = size * size * channels
+    size, channels, pixels = info.image_size, info.channels, info.pixels
     self.graph = tf.Graph()
     with self.graph.as_default():
       self.images_28x28 = tf.placeholder(
@@ -52,14 +55,16 @@ class EvalModel(object):
           tf.reshape(self.images_28x28, [-1, pixels]), [None, pixels],
           name='images')
       self.labels = tf.placeholder(
-          tf.float32, [None, info.get('num_classes', 10)], name='labels')
+          tf.float32, [None, info.num_classes], name='labels')
       self.logits = network_fn(self.images)[0]
-      self.probabilities = tf.nn.softmax(self.logits, name='probabilities')
+      self.probabilities = tf.nn.softmax(
+          self.logits / info.temperature if info.temperature else self.logits,
+          name='probabilities')
       self.classes = tf.argmax(self.logits, 1, name='classes')
       self.global_step = tf.train.get_or_create_global_step()
-      self._sums = [evaluation(self.logits, self.labels), tf.reduce_sum(
+      self._loss_sum = tf.reduce_sum(
           tf.nn.sparse_softmax_cross_entropy_with_logits(
-              labels=tf.argmax(self.labels, 1), logits=self.logits))]
+              labels=tf.argmax(self.labels, 1), logits=self.logits))
       self._variables = tf.global_variables()
       self._saver = tf.train.Saver(self._variables)
       # A checkpoint of a run with --moving_average_decay: each weight from
@@ -68,8 +73,8 @@ class EvalModel(object):
           0.0).variables_to_restore(tf.trainable_variables())
       self._averaged_saver = tf.train.Saver(self._averaged)
     self.averaged = averaged
-    self.session = tf.Session(graph=self.graph, config=config or (
-        runtime.session_config(getattr(network_fn, 'towers', 1))))
+    self.session = tf.Session(graph=self.graph,
+                              config=config or runtime.session_config())
     self.checkpoint_path = self.step_restored = None
 
   def restore(self, checkpoint_path):
@@ -87,17 +92,29 @@ class EvalModel(object):
 
   def evaluate(self, data_set, batch_size=runtime.EVAL_BATCH_SIZE):
     """(accuracy, mean cross-entropy) over all of `data_set`, in order."""
-    totals = np.zeros(2)
+    right = loss_sum = 0.0
     for start in range(0, data_set.num_examples, batch_size):
-      end = start + batch_size
-      totals += self.session.run(self._sums, {
-          self.images: data_set.images[start:end],
-          self.labels: data_set.labels[start:end]})
-    return tuple((totals / max(data_set.num_examples, 1)).tolist())
+      labels = data_set.labels[start:start + batch_size]
+      classes, batch_loss = self.session.run(
+          [self.classes, self._loss_sum],
+          {self.images: data_set.images[start:start + batch_size],
+           self.labels: labels})
+      right += np.sum(classes == labels.argmax(1))
+      loss_sum += batch_loss
+    examples = max(data_set.num_examples, 1)
+    return float(right / examples), float(loss_sum / examples)
 
   def predict(self, images):
     """Class probabilities `[N, num_classes]` of `[N, 784]` images."""
     return self.session.run(self.probabilities, {self.images: images})
+
+  def logits_of(self, images, batch_size=runtime.EVAL_BATCH_SIZE):
+    """The logits `[N, num_classes]` of `[N, 784]` images, in batches."""
+    return np.concatenate([
+        self.session.run(self.logits, {self.images: images[start:start +
+                                                           batch_size]})
+        for start in range(0, len(images), batch_size)] or [
+            np.zeros((0, self.info.num_classes), np.float32)])
 
   def close(self):
     self.session.close()
@@ -109,16 +126,20 @@ class EvalModel(object):
     self.close()
 
 
-def load(directory, network_fn_of, checkpoint_path=None, config=None,
-         log=print, net=None, averaged=True):
+def load(directory, network_fn_of, checkpoint_path=None, *, config=None,
+         log=print, net=None, averaged=True, calibrated=True):
   """The `EvalModel` of `directory`'s latest (or the given) checkpoint.
 
   Args:
-    network_fn_of: a function from the model's `model.json` (a dict) to its
-      evaluation network function (`nets_factory.load_model` gives it).
-    config: the session's `tf.ConfigProto`, as for `EvalModel`.
+    network_fn_of: a function from the model's `model_dir.ModelInfo` to its
+      evaluation network function and that function's towers
+      (`nets.models.load_model` gives it).
+    config: the session's `tf.ConfigProto`; default
+      `runtime.session_config` of those towers.
     log: where a note on a damaged checkpoint state file goes.
     net: if given, the network the model must be (a `--net` flag).
+    calibrated: divide the logits by the model's temperature, where it has
+      one, before the softmax (False: the probabilities as trained).
     averaged: restore the weights' moving averages where the checkpoint
       has them (`EvalModel`).
 
@@ -129,11 +150,15 @@ def load(directory, network_fn_of, checkpoint_path=None, config=None,
   """
   path = checkpoints.require_checkpoint(directory, checkpoint_path, log)
   info = model_dir.read_info(directory, path)
-  if net and info['net'] != net:
+  if not calibrated:
+    info = dataclasses.replace(info, temperature=None)
+  if net and info.net != net:
     raise model_dir.ModelDirError(
         '%s holds a %s, not a %s (--net); --net is read from the model '
-        'directory and need not be given' % (directory, info['net'], net))
-  model = EvalModel(info, network_fn_of(info), config, averaged)
+        'directory and need not be given' % (directory, info.net, net))
+  network_fn, towers = network_fn_of(info)
+  model = EvalModel(info, network_fn, config or runtime.session_config(towers),
+                    averaged)
   try:
     model.restore(path)
   except checkpoints.CheckpointError:

@@ -15,16 +15,19 @@
      "batch_norm": false,
      "recipe": {...the settings it was trained with...}}
 
-`net` and `net_options` rebuild the network (`nets_factory.load_model`);
-`batch_norm` says whether it has batch norm layers, for people.
+`ModelInfo` is that file as one typed object: `read_info` reads and checks
+it, `write_info` writes it.
 
 Evaluation, prediction and export read it to rebuild the network. A model
 directory made before this file existed still loads: what it is is then
 read from its checkpoint's variables.
 """
+import dataclasses
 import errno
 import json
 import os
+import typing
+from typing import Optional
 
 from resmnist import checkpoints
 from resmnist import errors
@@ -43,36 +46,86 @@ class ModelDirError(errors.Error):
   """A model directory cannot be used."""
 
 
-def model_info(net, net_options, dataset, batch_norm, recipe=None):
-  """What `model.json` says of network `net` built with `net_options`
-  (`nets_factory.model_info` fills it in for a recipe)."""
-  info = {'net': net, 'net_options': net_options, 'dataset': dataset,
-          'num_classes': NUM_CLASSES, 'image_size': IMAGE_SIZE, 'channels': 1,
-          'batch_norm': batch_norm}
-  if recipe is not None:
-    info['recipe'] = recipe
-  return info
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What a trained model is: `model.json`, read and checked here only.
 
+  `net` and `net_options` rebuild the network (`nets.models.load_model`);
+  `batch_norm` says whether it has batch norm layers; `recipe` holds the
+  settings it was trained with (a `Recipe`'s fields), None where unknown;
+  `temperature` divides the logits before the softmax (`calibration`),
+  None where none was fitted.
+  """
+  net: str
+  batch_norm: bool
+  net_options: dict = dataclasses.field(default_factory=dict)
+  dataset: str = 'mnist'
+  num_classes: int = NUM_CLASSES
+  image_size: int = IMAGE_SIZE
+  channels: int = 1
+  recipe: Optional[dict] = None
+  temperature: Optional[float] = None
 
-def net_options(info):
-  """The network options of `info`, also from a `model.json` written before
-  they were recorded (the ResNet, with or without batch norm)."""
-  if 'net_options' in info:
-    return info['net_options']
-  return {'batch_norm': info['batch_norm']} if info['net'] == 'resnet' else {}
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      kind = typing.get_args(field.type) or (field.type,)
+      if float in kind:
+        kind += (int,)  # JSON writes 2.0 as 2
+      if not isinstance(getattr(self, field.name), kind):
+        raise ValueError('%s is not a %s' % (field.name, ' or '.join(
+            k.__name__ for k in kind)))
+
+  @property
+  def pixels(self):
+    return self.image_size * self.image_size * self.channels
+
+  @classmethod
+  def from_json(cls, values):
+    """The ModelInfo of a `model.json`'s object; ValueError if it is not
+    one. A file written before `net_options` was recorded is the ResNet's,
+    with or without batch norm."""
+    if not isinstance(values, dict):
+      raise ValueError('not a JSON object')
+    missing = {'net', 'batch_norm'} - set(values)
+    if missing:
+      raise ValueError('no %s' % ', '.join(sorted(missing)))
+    values = dict(values)
+    if 'net_options' not in values:
+      values['net_options'] = ({'batch_norm': values['batch_norm']}
+                               if values['net'] == 'resnet' else {})
+    known = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{key: value for key, value in values.items() if key in known})
+
+  def as_json(self):
+    """The object `model.json` holds (no `recipe` or `temperature` key
+    where it is None)."""
+    return {key: value for key, value in dataclasses.asdict(self).items()
+            if value is not None or key not in ('recipe', 'temperature')}
 
 
 def write_info(model_dir, info):
-  """Writes `model.json` atomically."""
+  """Writes `info`, a ModelInfo, to `model.json` atomically."""
   path = os.path.join(model_dir, INFO_FILE)
   with open(path + '.part', 'w') as f:
-    json.dump(info, f, indent=2, sort_keys=True)
+    json.dump(info.as_json(), f, indent=2, sort_keys=True)
     f.write('\n')
   os.replace(path + '.part', path)
 
 
+def info_path(checkpoint_path):
+  """The `model.json` of a checkpoint: beside it, or for one in `best/`
+  without its own, in the model directory above."""
+  directory = os.path.dirname(checkpoint_path)
+  beside = os.path.join(directory, INFO_FILE)
+  if (os.path.basename(os.path.normpath(directory)) == 'best'
+      and not os.path.exists(beside)):
+    return os.path.join(os.path.dirname(os.path.normpath(directory)),
+                        INFO_FILE)
+  return beside
+
+
 def read_info(model_dir, checkpoint_path=None):
-  """What the model in `model_dir` (or of `checkpoint_path`) is.
+  """The ModelInfo of the model in `model_dir` (or of `checkpoint_path`).
 
   Reads `model.json` beside the checkpoint; without one (a model directory
   made before it existed), tells from the checkpoint's variables.
@@ -83,27 +136,19 @@ def read_info(model_dir, checkpoint_path=None):
       be read.
   """
   directory = os.path.dirname(checkpoint_path) if checkpoint_path else model_dir
-  candidates = [directory]
-  if os.path.basename(os.path.normpath(directory)) == 'best':
-    candidates.append(os.path.dirname(os.path.normpath(directory)))
-  for path in (os.path.join(c, INFO_FILE) for c in candidates):
-    if not os.path.exists(path):
-      continue
+  path = info_path(os.path.join(directory, 'any'))
+  if os.path.exists(path):
     try:
       with open(path) as f:
-        info = json.load(f)
-      missing = {'net', 'batch_norm'} - set(info)
-      if missing:
-        raise ValueError('no %s' % ', '.join(sorted(missing)))
-    except (OSError, ValueError) as e:
+        return ModelInfo.from_json(json.load(f))
+    except (OSError, ValueError, TypeError) as e:
       raise ModelDirError('%s: cannot read it (%s); delete it to have it '
                           'read from the checkpoint' % (path, e))
-    return info
   if checkpoint_path is None:
     checkpoint_path = checkpoints.require_checkpoint(model_dir)
   # Only the post's ResNet was trained before model.json existed.
   batch_norm = checkpoints.has_batch_norm_variables(checkpoint_path)
-  return model_info('resnet', {'batch_norm': batch_norm}, 'mnist', batch_norm)
+  return ModelInfo('resnet', batch_norm, {'batch_norm': batch_norm})
 
 
 def make(model_dir):

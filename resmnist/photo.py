@@ -314,7 +314,7 @@ def _piece_cuts(own, left, right, tallest):
   return cuts + [right]
 
 
-def _parts(ink, labels, boxes, pieces, tallest):
+def _parts(ink, labels, boxes, *, pieces, tallest):
   """The parts of `pieces`, left to right: each piece, or the parts a piece
   wider than a digit is cut into.
 
@@ -409,7 +409,7 @@ def find_pieces(ink, split=True):
   tallest = max(_height(boxes, p) for p in pieces)
   pieces = [p for p in pieces if _height(boxes, p) >= SHORT * tallest or any(
       _gap(boxes, p, q) <= NEAR * tallest for q in pieces if q is not p)]
-  found, first = _parts(ink, labels, boxes, pieces, tallest)
+  found, first = _parts(ink, labels, boxes, pieces=pieces, tallest=tallest)
   return labels, found, _runs(found, first, tallest, lone=len(pieces) == 1)
 
 

@@ -27,7 +27,7 @@ class SettingError(errors.Error, ValueError):
   """A setting is out of its bounds, or does not go with another."""
 
 
-def setting(default, help, lower=None, upper=None, above=None, choices=None):
+def setting(default, help, lower=None, *, upper=None, above=None, choices=None):
   """A field of a settings class: its default, help and bounds (inclusive
   `lower` and `upper`, exclusive `above`), or its `choices`."""
   return dataclasses.field(default=default, metadata=dict(
@@ -57,7 +57,9 @@ def _check(settings):
 class Recipe:
   """What is trained, and how; `res_mnist.py --help` lists the same."""
   # The network and its options (docs/zoo.md)
-  net: str = setting('resnet', 'The network (docs/zoo.md).')
+  net: str = setting('resnet', 'The network (docs/zoo.md). To the scripts '
+                     'that read a model: if given, the network its model.json '
+                     'must name.')
   dataset: str = setting('mnist', 'Which data to train on: MNIST digits or '
                          'Zalando\'s Fashion-MNIST (same format, 10 kinds of '
                          'clothing).', choices=tuple(sorted(
@@ -146,7 +148,8 @@ class Recipe:
                         '(copies of the network sharing its weights) that run '
                         'side by side, one core each (docs/speed.md). Each '
                         'tower draws its own dropout masks, so a --seed gives '
-                        'another run than with 1. Not with batch norm.',
+                        'another run than with 1. With batch norm only where '
+                        'each tower normalises its own slice (sprint_cnn).',
                         lower=1)
   threads: int = setting(0, 'Intra-op threads per kernel; 0: one per core, or '
                          '1 with --towers > 1.', lower=0)
@@ -265,6 +268,8 @@ PRESETS = {
 
 
 def _define_flag(field, choices=None):
+  if field.name in flags.FLAGS:
+    return  # declared here already, for another script of this process
   meta = field.metadata
   kind = typing.get_args(field.type)[0] if typing.get_args(
       field.type) else field.type
@@ -293,7 +298,8 @@ def define_flags(settings_class, choices=None, only=None):
   for field in dataclasses.fields(settings_class):
     if only is None or field.name in only:
       _define_flag(field, (choices or {}).get(field.name))
-  if settings_class is Recipe:
+  if (settings_class is Recipe and only is None
+      and 'preset' not in flags.FLAGS):
     flags.DEFINE_enum('preset', None, list(PRESETS), 'A recipe: best '
                       '(docs/results.md), fast (99% in the least training '
                       'time with the post\'s ResNet, docs/speed.md), sprint '

@@ -111,16 +111,17 @@ def onednn_enabled():
   return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def fast_settings(batch_norm, kind=None, cores=None, onednn=None,
+def fast_settings(batch_norm, kind=None, cores=None, *, onednn=None,
                   slower_in_towers=False):
   """What trains fastest here: (towers, bfloat16, why).
 
   As measured on each kind of CPU (docs/speed.md): bfloat16 only where the
   CPU has it in hardware (elsewhere it is emulated, and slower than
   float32); one tower per core with oneDNN's kernels (not reliably faster
-  with TensorFlow's Eigen kernels). Towers never with batch norm (they
-  would race to update its moving averages), nor for a network measured
-  `slower_in_towers` (`nets_factory.NETWORKS`' `towers_help`).
+  with TensorFlow's Eigen kernels). One graph where `batch_norm` (a network
+  whose towers would race to update its moving averages, i.e. batch norm
+  without ghost batch norm), or for a network measured `slower_in_towers`
+  (`nets_factory.NETWORKS`' `towers_help`).
   """
   kind = kind or cpu_kind()
   cores = cores or num_cores()

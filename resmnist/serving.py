@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resmnist import errors
+from resmnist import model_dir
 
 DEFAULT_SIGNATURE = 'serving_default'
 SIGNATURE_MAP_TYPE = 'type.googleapis.com/tensorflow.serving.SignatureDefMap'
@@ -60,7 +61,9 @@ class Served(object):
 
   Attributes:
     version: the model's version, as TF Serving names it (the global step).
-    info: the model's `model.json` (a dict; {} if unknown).
+    info: the model's `model_dir.ModelInfo`; None if unknown (a SavedModel
+      exported elsewhere).
+    dataset: the dataset it reads: its info's, else MNIST.
   """
 
   def __init__(self, session, signatures, version, info):
@@ -68,6 +71,7 @@ class Served(object):
     self._signatures = signatures
     self.version = str(version)
     self.info = info
+    self.dataset = info.dataset if info else 'mnist'
 
   def status(self):
     """The answer of `GET /v1/models/NAME`."""
@@ -231,13 +235,13 @@ def from_saved_model(path):
     session.close()
     raise errors.Error('%s: cannot load the SavedModel (%s)' % (
         directory, str(e).strip().splitlines()[0]))
-  info = {}
+  info = None
   info_path = os.path.join(directory, INFO_FILE)
   if os.path.isfile(info_path):
     try:
       with open(info_path) as f:
-        info = json.load(f)
-    except (OSError, ValueError) as e:
+        info = model_dir.ModelInfo.from_json(json.load(f))
+    except (OSError, ValueError, TypeError) as e:
       session.close()
       raise errors.Error('%s: cannot read it (%s)' % (info_path, e))
   name = os.path.basename(os.path.normpath(directory))

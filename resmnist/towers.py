@@ -8,11 +8,19 @@ single-threaded kernels (docs/speed.md). `res_mnist_inference.
 inference_in_towers` is this for the post's ResNet; the zoo's networks use
 it through `nets_factory.get_network_fn(..., towers=N)`.
 """
+from resmnist import slim
 import tensorflow.compat.v1 as tf
+
+# Batch norm's moving-average updates of the towers after the first: a
+# collection that nothing runs, so that no two towers race to update them.
+LATER_TOWERS_UPDATES = 'later_towers_batch_norm_updates'
 
 
 def in_towers(network, images, towers):
   """`network` of `towers` slices of `images`; their logits, concatenated.
+
+  With batch norm in training mode, each tower normalises by its own slice
+  (ghost batch norm) and only the first updates the moving averages.
 
   Args:
     network: a function from a `[batch, ...]` tensor to logits, that builds
@@ -40,8 +48,10 @@ def in_towers(network, images, towers):
   padded = tf.maximum(batch, towers)
   logits = []
   for i in range(towers):
+    later = {'updates_collections': [LATER_TOWERS_UPDATES]} if i else {}
     with tf.variable_scope(tf.get_variable_scope(), reuse=True if i else None), \
-        tf.name_scope('tower_%d' % i):
+        tf.name_scope('tower_%d' % i), \
+        slim.arg_scope([slim.batch_norm], **later):
       logits.append(network(images[padded * i // towers:
                                    padded * (i + 1) // towers]))
   return tf.concat(logits, 0)[:batch]

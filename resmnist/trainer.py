@@ -1,15 +1,15 @@
-"""The training loop: what `python res_mnist.py` does once its flags are read.
+"""What `res_mnist.py`'s `train()` calls around its graph and loop.
 
-    network_fn, eval_network_fn = nets_factory.network_fns(recipe)
-    trainer.run(recipe, settings, network_fn, eval_network_fn,
-                nets_factory.model_info(recipe))
+    trainer.check(recipe, settings, info)       # settings that do not go together
+    start = trainer.start(settings, info, saver)  # the checkpoint to resume
+    with trainer.failures_reported(progress, settings.model_dir):
+      ...the loop...
+    trainer.finish(progress, stop_request, settings=settings, ...)
 
-`run` reads the data, holds the model directory's lock and calls `train`,
-which builds the graph (`training.build_training_graph`) and runs it in
-TensorFlow's `MonitoredSession` with the hooks of `hooks.loop_hooks`,
-resuming from the latest verified checkpoint; the chief validates and
-reports through a `loader.EvalModel` of `eval_network_fn`. With a `cluster`
-(`cluster.from_flags`), this process is one of its tasks.
+The chief's model directory is locked while it trains, resumes from its
+latest verified checkpoint and gets `model.json`; a TensorFlow error or a
+loss that is no longer finite becomes one `TrainingError` line that names
+the last good checkpoint; at the end the accuracies are printed.
 
 Why `MonitoredSession` and not `MonitoredTrainingSession`: the latter
 names checkpoints `model.ckpt-<step>` (the original's are
@@ -17,31 +17,33 @@ names checkpoints `model.ckpt-<step>` (the original's are
 without verifying it, and makes non-chief workers poll every 30 s.
 """
 import contextlib
+import dataclasses
 import os
 import signal
 
 import tensorflow.compat.v1 as tf
 
+from resmnist import calibration
 from resmnist import checkpoints
 from resmnist import cluster as clusters
 from resmnist import errors
-from resmnist import hooks as loop_hooks
-from resmnist import input_data
-from resmnist import loader
 from resmnist import model_dir as model_dirs
 from resmnist import runtime
-from resmnist import training
 from resmnist.recipe import SettingError
-from resmnist.training import TrainingError
+
+
+class TrainingError(errors.Error):
+  """Training cannot go on (e.g. the loss is no longer finite)."""
 
 
 def check(recipe, settings, info):
-  """SettingError if `recipe` and `settings` do not go together."""
+  """SettingError if `recipe` and `settings` (LoopSettings) do not go
+  together for the model `info` (a `model_dir.ModelInfo`)."""
   if settings.eval_every and not recipe.validation_size:
     raise SettingError('--eval_every needs a validation split, and '
                        '--validation_size is 0 (a preset that trains on every '
                        'image sets it so)')
-  if recipe.precise_batch_norm and not info['batch_norm']:
+  if recipe.precise_batch_norm and not info.batch_norm:
     raise SettingError(
         '--precise_batch_norm=%d needs batch norm (--batch_norm, or a '
         'network that has it); --net=%s has none'
@@ -51,7 +53,7 @@ def check(recipe, settings, info):
   if len(averaged) == 2:
     raise SettingError('--moving_average_decay and --swa_start are two '
                        'averages of the weights; use one of them')
-  if recipe.swa_start and info['batch_norm']:
+  if recipe.swa_start and info.batch_norm:
     # The moving statistics would be of the last weights, not of their mean
     # (which needs its own pass over the data: not built).
     raise SettingError('--swa_start needs a network without batch norm, and '
@@ -64,36 +66,16 @@ def check(recipe, settings, info):
                        'of them' % averaged[0])
 
 
-def run(recipe, settings, network_fn, eval_network_fn, info, data_dir=None,
-        check_sha256=True, cluster=None, sync_replicas=False,
-        cluster_wait_secs=120):
-  """Trains `recipe` as `python res_mnist.py` does, as one process or as a
-  task of `cluster`; prints the results. Raises `errors.Error`s."""
-  check(recipe, settings, info)
-  if cluster and cluster.job_name == 'ps':
-    return clusters.serve_parameters(cluster, cluster_wait_secs)
-  if cluster:  # before anything slow: a misconfigured cluster shows now
-    clusters.wait_for_parameter_servers(cluster, cluster_wait_secs)
-  chief = cluster is None or cluster.is_chief
-  # Each worker draws its own batches (weights come from the chief).
-  seed = recipe.seed
-  if seed is not None and cluster:
-    seed += cluster.task_index
-  data = input_data.read_dataset(recipe.dataset, data_dir, check_sha256,
-                                recipe.validation_size, seed)
-  # A sync step takes a batch from every worker, an async step one.
-  workers = cluster.num_workers if cluster and sync_replicas else 1
-  recipe = recipe.with_epochs(data.train.num_examples // workers)
-  info = dict(info, recipe=recipe.as_dict())
-  if recipe.batch_size > data.train.num_examples:
-    raise TrainingError('--batch_size=%d is more than the %d training images'
-                        % (recipe.batch_size, data.train.num_examples))
-  if chief:
-    model_dirs.make(settings.model_dir)
-  with (model_dirs.Lock(settings.model_dir) if chief
-        else contextlib.nullcontext()):
-    train(data, recipe, settings, network_fn, eval_network_fn, info, cluster,
-          sync_replicas, cluster_wait_secs)
+@contextlib.contextmanager
+def model_dir_lock(model_dir, chief=True):
+  """The chief makes `model_dir` and holds its lock while inside; other
+  workers neither."""
+  if not chief:
+    yield
+    return
+  model_dirs.make(model_dir)
+  with model_dirs.Lock(model_dir):
+    yield
 
 
 def _checkpoint_to_resume(settings, net, var_list):
@@ -102,7 +84,7 @@ def _checkpoint_to_resume(settings, net, var_list):
     return None
   path = checkpoints.find_checkpoint(settings.model_dir)
   if path:
-    held = model_dirs.read_info(settings.model_dir, path)['net']
+    held = model_dirs.read_info(settings.model_dir, path).net
     if held != net:
       raise model_dirs.ModelDirError(
           '%s holds a %s, not a %s (--net); give another --model_dir, or '
@@ -112,65 +94,9 @@ def _checkpoint_to_resume(settings, net, var_list):
   return path
 
 
-def train(data, recipe, settings, network_fn, eval_network_fn, info,
-          cluster=None, sync_replicas=False, cluster_wait_secs=120,
-          extra_hooks=()):
-  """Trains `recipe` on `data` in `settings.model_dir`; prints the results.
-
-  With a `cluster`, this process is one of its workers; only the chief
-  (worker 0) restores, saves, validates and reports. Without an
-  `eval_network_fn`, nothing is validated or reported (the bench).
-  `extra_hooks` run after the loop's own.
-  """
-  chief = cluster is None or cluster.is_chief
-  with (tf.device(clusters.device_setter(cluster)) if cluster
-        else contextlib.nullcontext()):
-    graph = training.build_training_graph(
-        recipe, network_fn,
-        cluster.num_workers if cluster and sync_replicas else 0)
-  _check_memory(recipe.batch_size, recipe.towers)
-  config = runtime.session_config(recipe.towers, recipe.bfloat16,
-                                  recipe.threads)
-  evaluate = chief and eval_network_fn is not None
-  with (loader.EvalModel(info, eval_network_fn, config) if evaluate
-        else contextlib.nullcontext()) as evaluator, \
-      loop_hooks.stop_requested_by_signals() as stop_request:
-    # Relative paths in the `checkpoint` file: a model dir can be moved.
-    saver = tf.train.Saver(max_to_keep=settings.max_to_keep,
-                           save_relative_paths=True)
-    progress, hooks = loop_hooks.loop_hooks(
-        graph, recipe, settings, saver, loop_hooks.TrainingClock(),
-        stop_request, evaluator, data, chief,
-        getattr(network_fn, 'batch_norm_decay', None))
-    start = _start(settings, recipe, info, saver) if chief else None
-    session_creator, server, cluster_hooks = _session_creator(
-        cluster, saver, start, config, sync_replicas, cluster_wait_secs, info)
-    hooks += cluster_hooks
-    try:
-      _run_loop(graph, recipe, data, hooks + list(extra_hooks), progress,
-                session_creator, start,
-                # The sync chief's queue runner never returns by itself.
-                stop_grace_period_secs=2 if cluster else 120)
-      # An interrupted worker (e.g. a preempted chief) is not done: its
-      # rerun needs the parameter servers still there.
-      if cluster and stop_request.signum is None:
-        clusters.say_done(cluster, server, config, cluster_wait_secs)
-    except tf.errors.OpError as e:  # e.g. the disk is full
-      raise _stopped_by(e, progress, settings.model_dir)
-    except tf.train.NanLossDuringTrainingError:
-      raise TrainingError(
-          'the loss is %s at step %d: stopped without saving these weights; '
-          'the last good checkpoint is %s (try a lower --learning_rate)'
-          % (progress.loss, progress.step,
-             tf.train.latest_checkpoint(settings.model_dir)))
-    finally:
-      _close_summary_writers()
-    _finish(progress, stop_request, settings, cluster, evaluator, data)
-
-
-def _start(settings, recipe, info, saver):
-  """The chief's checkpoint to resume from (or None), and `model.json`."""
-  start = _checkpoint_to_resume(settings, recipe.net, tf.global_variables())
+def start(settings, info, saver):
+  """The chief's checkpoint to resume from (or None); writes `model.json`."""
+  start = _checkpoint_to_resume(settings, info.net, tf.global_variables())
   if start:
     saver.recover_last_checkpoints(checkpoints.checkpoints_on_disk(
         settings.model_dir))
@@ -178,10 +104,10 @@ def _start(settings, recipe, info, saver):
   return start
 
 
-def _session_creator(cluster, saver, start, config, sync_replicas,
-                     wait_secs, info):
-  """The session creator of this process, its cluster server if any, and
-  the hooks that a cluster task needs besides the loop's."""
+def session_creator(cluster, saver, start, *, config, info):
+  """The session creator of this process (restoring `start` if any), its
+  cluster server if any, and the hooks that a cluster task needs besides
+  the loop's."""
   scaffold = tf.train.Scaffold(saver=saver)
   if not cluster:
     return tf.train.ChiefSessionCreator(
@@ -189,7 +115,7 @@ def _session_creator(cluster, saver, start, config, sync_replicas,
         checkpoint_filename_with_path=start), None, []
   config = clusters.session_config(cluster, config)
   server = clusters.start_server(cluster, config)
-  if sync_replicas:
+  if cluster.sync_replicas:
     clusters.quiet_cancelled_queue_runners()
   mine = clusters.what_is_trained(info)
   announced = clusters.announcement(mine)
@@ -198,28 +124,35 @@ def _session_creator(cluster, saver, start, config, sync_replicas,
         scaffold=scaffold, master=server.target, config=config,
         checkpoint_filename_with_path=start), server, [
             clusters.AnnounceHook(announced)]
-  return clusters.WorkerSessionCreator(scaffold, server.target, config,
-                                       wait_secs, announced, mine), server, []
+  return clusters.WorkerSessionCreator(
+      scaffold, server.target, config, timeout=cluster.wait_secs,
+      announced=announced, mine=mine), server, []
 
 
-def _run_loop(graph, recipe, data, hooks, progress, session_creator, start,
-              stop_grace_period_secs):
-  """The training loop; feeds the batches that an unbroken run would see."""
-  with tf.train.MonitoredSession(
-      session_creator, hooks,
-      stop_grace_period_secs=stop_grace_period_secs) as session:
-    if start:
-      print('Restored %s: continuing from step %d' % (start, progress.step))
-    if progress.step >= recipe.max_steps:
-      print('Already at step %d, not below --max_steps=%d: nothing to train'
-            % (progress.step, recipe.max_steps))
-    # With the same --seed and --batch_size, the data order goes on as if
-    # the run had not stopped.
-    data.train.skip(progress.step * recipe.batch_size)
-    while progress.step < recipe.max_steps and not session.should_stop():
-      images, labels = data.train.next_batch(recipe.batch_size)
-      session.run(graph.train_op,
-                  {graph.images: images, graph.labels: labels})
+def say_where(start, progress, max_steps):
+  """Where the session starts: the checkpoint restored, or nothing to do."""
+  if start:
+    print('Restored %s: continuing from step %d' % (start, progress.step))
+  if progress.step >= max_steps:
+    print('Already at step %d, not below --max_steps=%d: nothing to train'
+          % (progress.step, max_steps))
+
+
+@contextlib.contextmanager
+def failures_reported(progress, model_dir):
+  """The loop's failures as one-line `TrainingError`s that name the last
+  good checkpoint (a partial save removed); the summary writers closed."""
+  try:
+    yield
+  except tf.errors.OpError as e:  # e.g. the disk is full
+    raise _stopped_by(e, progress, model_dir)
+  except tf.train.NanLossDuringTrainingError:
+    raise TrainingError(
+        'the loss is %s at step %d: stopped without saving these weights; '
+        'the last good checkpoint is %s (try a lower --learning_rate)'
+        % (progress.loss, progress.step, tf.train.latest_checkpoint(model_dir)))
+  finally:
+    _close_summary_writers()
 
 
 def _stopped_by(error, progress, model_dir):
@@ -234,8 +167,9 @@ def _stopped_by(error, progress, model_dir):
          checkpoints.first_line(error), tf.train.latest_checkpoint(model_dir)))
 
 
-def _finish(progress, stop_request, settings, cluster, evaluator, data):
-  """After the loop: an interruption, a worker's end, or the results."""
+def finish(progress, stop_request, *, settings, cluster, evaluator, data):
+  """After the loop: an interruption, a worker's end, or the results (with
+  an `evaluator`, a `loader.EvalModel`)."""
   chief = cluster is None or cluster.is_chief
   final = tf.train.latest_checkpoint(settings.model_dir) if chief else None
   if stop_request.signum is not None:
@@ -254,6 +188,7 @@ def _finish(progress, stop_request, settings, cluster, evaluator, data):
           % (progress.start_step + 1, progress.step, progress.seconds))
   if evaluator:
     _report(evaluator, data, final, settings)
+    _calibrate(evaluator, data, final, settings.model_dir)
 
 
 def _close_summary_writers():
@@ -268,7 +203,14 @@ def _close_summary_writers():
     pass
 
 
-def _check_memory(batch_size, towers):
+def check_batch_size(batch_size, train_examples):
+  """TrainingError if a batch is more than the training split."""
+  if batch_size > train_examples:
+    raise TrainingError('--batch_size=%d is more than the %d training images'
+                        % (batch_size, train_examples))
+
+
+def check_memory(batch_size, towers):
   """TrainingError if a step of the default graph cannot fit in memory."""
   needed = runtime.step_bytes(tf.get_default_graph(), batch_size, towers)
   available = runtime.available_bytes()
@@ -277,6 +219,23 @@ def _check_memory(batch_size, towers):
         'a training step of --batch_size=%d needs about %.1f GB of memory, '
         'and %.1f GB is available; use a smaller --batch_size'
         % (batch_size, needed / 1e9, available / 1e9))
+
+
+def _calibrate(evaluator, data, final, model_dir):
+  """Fits the temperature of the final checkpoint on held-out images
+  (`calibration.held_out`), keeps it in `model.json`, and prints the test
+  set's ECE without and with it (reported only)."""
+  evaluator.restore(final)
+  temperature, fitted = calibration.fit(evaluator.logits_of, data)
+  model_dirs.write_info(model_dir, dataclasses.replace(
+      model_dirs.read_info(model_dir), temperature=temperature))
+  logits = evaluator.logits_of(data.test.images)
+  labels = data.test.labels.argmax(axis=1)
+  print('calibration: %s; test ECE %.2f%% before, %.2f%% after' % (
+      fitted, 100 * calibration.expected_calibration_error(
+          calibration.softmax(logits), labels),
+      100 * calibration.expected_calibration_error(
+          calibration.softmax(logits, temperature), labels)))
 
 
 def _report(evaluator, data, final, settings):

@@ -170,6 +170,81 @@ async function describeModel() {
   } catch (error) { /* the line stays as it is */ }
 }
 
+function confusionTable(matrix, names) {
+  // Rows: the label; columns: what was read.
+  const table = document.getElementById('confusion');
+  table.textContent = '';
+  const head = element('tr');
+  head.appendChild(element('th', '', 'label \\ read'));
+  names.forEach((name) => head.appendChild(element('th', '', name)));
+  table.appendChild(head);
+  matrix.forEach((row, label) => {
+    const line = element('tr');
+    line.appendChild(element('th', '', names[label]));
+    row.forEach((count, read) => line.appendChild(element(
+        'td', read === label ? 'right' : (count ? 'wrong' : ''), String(count))));
+    table.appendChild(line);
+  });
+}
+
+function chooseMisread(item, button, names) {
+  document.querySelectorAll('#misread button').forEach(
+      (other) => other.classList.remove('chosen'));
+  button.classList.add('chosen');
+  const chosen = document.getElementById('misread-chosen');
+  chosen.textContent = '';
+  const row = element('div', 'digit');
+  const seen = element('img');
+  seen.src = item.image;
+  seen.alt = 'Test image ' + item.index;
+  row.append(seen, element('span', 'read', names[item.read]),
+             element('span', '', 'test image ' + item.index + ', labelled ' +
+                     names[item.label]),
+             bars(item, names));
+  chosen.appendChild(row);
+}
+
+async function showReport() {
+  const summary = document.getElementById('report-summary');
+  let answer;
+  try {
+    answer = await (await fetch('/report')).json();
+  } catch (error) {
+    summary.textContent = 'No report: ' + error.message;
+    return;
+  }
+  if (answer.error) {
+    summary.textContent = answer.error;
+    return;
+  }
+  const names = answer.class_names;
+  summary.textContent = 'Test accuracy ' + (100 * answer.accuracy).toFixed(2) +
+      '% of ' + answer.test_images + ' images; ' + answer.misread +
+      ' misread. Expected calibration error ' +
+      (100 * answer.ece_after).toFixed(2) + '%' +
+      (answer.ece_after !== answer.ece_before ?
+          ' (' + (100 * answer.ece_before).toFixed(2) + '% before calibration)' : '') + '.';
+  confusionTable(answer.confusion_matrix, names);
+  document.getElementById('misread-title').hidden = !answer.shown.length;
+  document.getElementById('misread-title').textContent = answer.shown.length < answer.misread ?
+      'Misread: the ' + answer.shown.length + ' read most confidently wrong (choose one)' :
+      'Misread (choose one)';
+  const misread = document.getElementById('misread');
+  misread.textContent = '';
+  answer.shown.forEach((item) => {
+    const button = element('button');
+    button.type = 'button';
+    button.title = names[item.label] + ' read as ' + names[item.read];
+    const image = element('img');
+    image.src = item.image;
+    image.alt = button.title;
+    button.appendChild(image);
+    button.addEventListener('click', () => chooseMisread(item, button, names));
+    misread.appendChild(button);
+  });
+}
+
 window.addEventListener('resize', () => { if (!drawn) clearPad(); });
 clearPad();
 describeModel();
+showReport();

@@ -200,10 +200,55 @@ def real_run(tmp_path_factory):
   return model_dir, result.stdout
 
 
-def training_graph(recipe):
-  """The training graph of `recipe`, in the default graph, as res_mnist.py
-  builds it."""
-  from nets import nets_factory
-  from resmnist import training
-  return training.build_training_graph(recipe,
-                                       nets_factory.network_fns(recipe)[0])
+def small_datasets(n_train=600, n_test=200, validation_size=100, seed=0):
+  """`input_data.Datasets` of synthetic digits, as `write_dataset` writes
+  them, held in memory."""
+  images, labels = synthetic_digits(n_train, seed)
+  test_images, test_labels = synthetic_digits(n_test, seed + 1)
+  return input_data.Datasets(
+      train=input_data.DataSet(images[validation_size:],
+                               labels[validation_size:], seed=seed),
+      validation=input_data.DataSet(images[:validation_size],
+                                    labels[:validation_size], seed=seed),
+      test=input_data.DataSet(test_images, test_labels, seed=seed))
+
+
+def train_here(recipe, model_dir, *hooks, data=None, evaluate=False,
+               **settings):
+  """`res_mnist.train` of `recipe` in this process, into `model_dir`, on
+  `data` (default `small_datasets()`), with `hooks` after the loop's own;
+  `settings` are LoopSettings fields. Without `evaluate`, no validation or
+  final accuracies (they need no test here)."""
+  import res_mnist
+  from resmnist.recipe import LoopSettings
+  res_mnist.train(data or small_datasets(), recipe,
+                  LoopSettings(model_dir=str(model_dir), **settings),
+                  evaluate=evaluate, extra_hooks=hooks)
+
+
+class InSession(tf.train.SessionRunHook):
+  """Calls `fn(session)` in `res_mnist.train`'s graph once its session
+  exists (variables initialised or restored), keeps what it returns in
+  `result`, and ends the loop before its first step."""
+
+  def __init__(self, fn):
+    self._fn = fn
+    self.result = None
+
+  def after_create_session(self, session, coord):
+    self.result = self._fn(session)
+    coord.request_stop()
+
+
+def in_training_graph(recipe, model_dir, fn):
+  """What `fn(session)` returns in the graph and session of `recipe`'s
+  training, before its first step."""
+  hook = InSession(fn)
+  train_here(recipe, model_dir, hook)
+  return hook.result
+
+
+def logged_losses(output):
+  """{step: loss} of the `training step N, loss L` lines of `output`."""
+  return {int(step): float(loss) for step, loss in re.findall(
+      r'^training step (\d+), loss (\S+) ', output, re.M)}

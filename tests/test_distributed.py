@@ -8,12 +8,14 @@ import os
 import re
 import signal
 import time
+import types
 
 import pytest
 
 import conftest
 import res_mnist_cluster
-from conftest import SMALL, one_line_error, run_script, tf, training_graph
+from conftest import (SMALL, in_training_graph, one_line_error, run_script,
+                      tf)
 from resmnist import cluster as clusters
 from resmnist.recipe import Recipe
 
@@ -94,11 +96,10 @@ def _run_cluster(*args):
   return launcher.output, returncode
 
 
-def _single_process_variables():
+def _single_process_variables(model_dir):
   """What a one-process run of the default recipe saves, by name."""
-  with tf.Graph().as_default():
-    training_graph(Recipe())
-    return sorted(v.op.name for v in tf.global_variables())
+  return in_training_graph(Recipe(), model_dir, lambda _: sorted(
+      v.op.name for v in tf.global_variables()))
 
 
 def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
@@ -116,7 +117,7 @@ def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
   checkpoint = tf.train.latest_checkpoint(model_dir)
   assert checkpoint.endswith('-%d' % final)
   assert sorted(name for name, _ in tf.train.list_variables(checkpoint)) == \
-      _single_process_variables()
+      _single_process_variables(str(tmp_path / 'one'))
   assert float(re.search(r'^\[worker0\] test accuracy (\S+)', output,
                          re.M).group(1)) > 0.5
   # The chief's checkpoint is an ordinary one (same variables, model.json):
@@ -221,6 +222,16 @@ def test_bad_host_list_is_one_line(small_data, tmp_path):
   assert "--ps_hosts: 'localhost' is not host:port" in one_line_error(result)
 
 
+def _flags(ps_hosts=None, worker_hosts=None, job_name=None, task_index=0,
+           **more):
+  """The cluster's flag values, as `clusters.define_flags` declares them."""
+  values = dict(ps_hosts=ps_hosts, worker_hosts=worker_hosts,
+                job_name=job_name, task_index=task_index, sync_replicas=False,
+                cluster_wait_secs=120)
+  values.update(more)
+  return types.SimpleNamespace(**values)
+
+
 @pytest.mark.parametrize('ps_hosts, worker_hosts, job_name, task_index, '
                          'message', [
     ('a:1', 'a:2,a:2', 'worker', 0, 'listed twice'),
@@ -234,13 +245,14 @@ def test_bad_host_list_is_one_line(small_data, tmp_path):
 def test_bad_host_lists(ps_hosts, worker_hosts, job_name, task_index,
                         message):
   with pytest.raises(clusters.ClusterError, match=re.escape(message)):
-    clusters.from_flags(ps_hosts, worker_hosts, job_name, task_index, {})
+    clusters.from_flags(_flags(ps_hosts, worker_hosts, job_name, task_index),
+                        {})
 
 
 def test_tf_config_as_kubernetes_tfjob_sets_it():
   config = ('{"cluster": {"chief": ["c:1"], "worker": ["w:1", "w2:1"], '
             '"ps": ["p:1"]}, "task": {"type": "worker", "index": 1}}')
-  cluster = clusters.from_flags(None, None, None, 0, {'TF_CONFIG': config})
+  cluster = clusters.from_flags(_flags(), {'TF_CONFIG': config})
   assert cluster.spec.as_dict() == {'ps': ['p:1'],
                                     'worker': ['c:1', 'w:1', 'w2:1']}
   assert (cluster.job_name, cluster.task_index) == ('worker', 2)
@@ -249,9 +261,14 @@ def test_tf_config_as_kubernetes_tfjob_sets_it():
                                                  '"chief", "index": 0'))
   assert chief.is_chief
   # The flags win over TF_CONFIG; neither means one process.
-  assert clusters.from_flags('a:1', 'b:1', 'ps', 0,
+  assert clusters.from_flags(_flags('a:1', 'b:1', 'ps'),
                              {'TF_CONFIG': config}).job_name == 'ps'
-  assert clusters.from_flags(None, None, None, 0, {}) is None
+  assert clusters.from_flags(_flags(), {}) is None
+  # The cluster carries how it trains.
+  synced = clusters.from_flags(_flags('a:1', 'b:1', 'ps', sync_replicas=True,
+                                      cluster_wait_secs=7), {})
+  assert (synced.sync_replicas, synced.wait_secs) == (True, 7)
+  assert clusters.replicas(synced) == 1 and clusters.replicas(None) == 1
   for bad in ('{', '{"cluster": {}}', '{"cluster": {"evaluator": ["e:1"], '
               '"ps": ["p:1"], "worker": ["w:1"]}, "task": {"type": "ps"}}'):
     with pytest.raises(clusters.ClusterError):

@@ -43,9 +43,16 @@ def test_export_round_trip_in_plain_tf2(small_model, tmp_path):
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), timeout=300)
   assert loaded.returncode == 0, loaded.stderr
   out = json.loads(loaded.stdout.strip().splitlines()[-1])
+  # The probabilities are calibrated: the logits divided by the temperature
+  # that training fitted, which the export's metadata names.
+  with open(os.path.join(small_model, 'model.json')) as f:
+    temperature = json.load(f)['temperature']
+  with open(os.path.join(export_dir, '20', 'assets.extra',
+                         'model.json')) as f:
+    assert json.load(f)['temperature'] == temperature > 0
   with tf.Graph().as_default() as graph:
     x = tf.placeholder(tf.float32, [None, 784])
-    probabilities = tf.nn.softmax(inference(x))
+    probabilities = tf.nn.softmax(inference(x) / temperature)
     saver = tf.train.Saver()
     with tf.Session(graph=graph) as sess:
       saver.restore(sess, tf.train.latest_checkpoint(small_model))

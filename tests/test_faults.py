@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import (Process, SMALL, idx_bytes, one_line_error, run_script,
                       synthetic_digits, write_dataset)
-from nets import nets_factory
+from nets import models
 from resmnist import input_data
 
 # Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
@@ -220,7 +220,7 @@ def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
     process.wait(time.time() + 60)
     # Restored as res_mnist_eval.py restores, in this process: a subprocess
     # per kill cost a TensorFlow start-up each and showed nothing more.
-    with nets_factory.load_model(model_dir, log=lambda _: None) as model:
+    with models.load_model(model_dir, log=lambda _: None) as model:
       step = model.step_restored
   resumed = run_script('res_mnist.py', '--data_dir=' + small_data,
                        '--model_dir=' + model_dir, '--max_steps=%d' % (step + 2),

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import Process, SMALL, one_line_error, run_script
-from nets import nets_factory
+from nets import models
 from resmnist import checkpoints, model_dir
 
 # Each test runs the scripts for real: `pytest -m 'not slow'` leaves them out.
@@ -69,8 +69,8 @@ def test_eval_reads_model_json_and_old_dirs_still_load(trained_dir, tmp_path):
   without = run_script('res_mnist_eval.py', *args)
   assert without.returncode == 0, without.stderr
   assert _test_accuracy(without.stdout) == _test_accuracy(stdout)
-  with nets_factory.load_model(path, log=lambda _: None) as model:
-    assert model.info['batch_norm'] is True
+  with models.load_model(path, log=lambda _: None) as model:
+    assert model.info.batch_norm is True
     assert model.step_restored == 20
 
 
@@ -93,7 +93,7 @@ def test_a_network_this_package_lacks_is_one_error(trained_dir, tmp_path):
   with pytest.raises(model_dir.ModelDirError,
                      match="holds a 'alexnet', a network this package does "
                      'not have'):
-    nets_factory.load_model(path, log=lambda _: None)
+    models.load_model(path, log=lambda _: None)
 
 
 def test_second_training_on_a_model_dir_is_refused(small_data, tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL, tf, write_dataset
+from nets import models
 from nets import nets_factory
 from resmnist.recipe import Recipe
 
@@ -47,20 +48,21 @@ def test_every_entry_is_complete():
 
 
 def test_model_info_says_what_the_network_is():
-  info = nets_factory.model_info(Recipe(net='vgg16', batch_norm=True))
-  assert (info['net'], info['net_options'], info['batch_norm']) == (
+  info = models.describe(Recipe(net='vgg16', batch_norm=True))
+  assert (info.net, info.net_options, info.batch_norm) == (
       'vgg16', {'batch_norm': True}, True)
-  assert nets_factory.model_info(Recipe(net='resnet18'))['batch_norm']
-  assert not nets_factory.model_info(Recipe(net='lenet5'))['batch_norm']
+  assert info.recipe['batch_norm'] and info.dataset == 'mnist'
+  assert models.describe(Recipe(net='resnet18')).batch_norm
+  assert not models.describe(Recipe(net='lenet5')).batch_norm
 
 
-def test_network_fns_train_in_towers_and_evaluate_in_eval_towers():
-  recipe = Recipe(net='lenet5', towers=2)
-  network_fn, eval_fn = nets_factory.network_fns(recipe)
-  assert network_fn.towers == 2 and eval_fn.towers >= 1
-  with tf.Graph().as_default():
+def test_the_training_network_is_in_towers():
+  network_fn = models.training_network_fn(Recipe(net='lenet5', towers=2))
+  with tf.Graph().as_default() as graph:
     logits, end_points = network_fn(tf.zeros([5, 784]))
     assert logits.shape.as_list() == [5, 10] and 'Logits' in end_points
+    assert {'tower_0', 'tower_1'} <= {op.name.split('/')[0]
+                                      for op in graph.get_operations()}
 
 
 def _sprint_cnn_step(images, towers):
@@ -169,19 +171,22 @@ def test_factory_errors():
     nets_factory.get_network_fn('alexnet', 10)
   with pytest.raises(ValueError, match='--batch_norm is not an option of '
                      '--net=lenet5'):
-    nets_factory.network_options(Recipe(net='lenet5', batch_norm=True))
-  options = nets_factory.network_options(Recipe(net='bottleneck_resnet',
-                                                stray_bias=True))
+    models.network_options(Recipe(net='lenet5', batch_norm=True))
+  options = models.network_options(Recipe(net='bottleneck_resnet',
+                                          stray_bias=True))
   assert options == {'stray_bias': True, 'canonical': False,
                      'he_init': False}
-  assert not nets_factory.has_batch_norm('bottleneck_resnet', options)
-  canonical = nets_factory.network_options(Recipe(
+  assert not models.has_batch_norm('bottleneck_resnet', options)
+  canonical = models.network_options(Recipe(
       net='bottleneck_resnet', canonical_bottleneck=True))
-  assert nets_factory.has_batch_norm('bottleneck_resnet', canonical)
+  assert models.has_batch_norm('bottleneck_resnet', canonical)
   with pytest.raises(ValueError, match='--canonical_bottleneck is not an '
                      'option of --net=deep_mnist'):
-    nets_factory.network_options(Recipe(net='deep_mnist',
-                                        canonical_bottleneck=True))
+    models.network_options(Recipe(net='deep_mnist',
+                                  canonical_bottleneck=True))
+  # Every option a network has is a Recipe field, and nothing else is one.
+  assert models.OPTION_FIELDS == ['batch_norm', 'canonical_bottleneck',
+                                  'he_init', 'stray_bias']
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match='784 pixels'):
       nets_factory.get_network_fn('vgg16', 10)(tf.zeros([2, 32, 32, 1]))

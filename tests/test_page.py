@@ -2,6 +2,7 @@
 Selenium, draws MNIST test digits stroke by stroke and drops a photo of a
 number."""
 import base64
+import re
 import shutil
 
 import numpy as np
@@ -142,3 +143,31 @@ def test_the_page_fits_a_phone(page):
     assert 200 <= pad.size['width'] <= 390
   finally:
     browser.quit()
+
+
+@needs_mnist
+def test_the_page_shows_how_it_reads_the_test_set(page):
+  """Its accuracy, the confusion matrix, and the misread digits, each with
+  its probabilities once chosen."""
+  from selenium.webdriver.support.ui import WebDriverWait
+  browser, url = page
+  browser.get(url)
+  WebDriverWait(browser, 60).until(lambda b: b.find_element(
+      'id', 'report-summary').text.startswith('Test accuracy'))
+  summary = browser.find_element('id', 'report-summary').text
+  misread = int(re.match(r'Test accuracy [\d.]+% of 10000 images; (\d+) '
+                         r'misread\. Expected calibration error', summary,
+                         re.M).group(1))
+  rows = browser.find_elements('css selector', '#confusion tr')
+  assert len(rows) == 11  # the header, then a row per label
+  counts = [int(cell.text) for row in rows[1:]
+            for cell in row.find_elements('css selector', 'td')]
+  assert sum(counts) == 10000 and len(counts) == 100
+  diagonal = sum(counts[11 * i] for i in range(10))
+  assert diagonal == 10000 - misread
+  buttons = browser.find_elements('css selector', '#misread button')
+  assert len(buttons) == min(misread, 100) > 0
+  buttons[0].click()
+  chosen = browser.find_element('id', 'misread-chosen')
+  assert 'labelled' in chosen.text
+  assert len(chosen.find_elements('css selector', '.bar')) == 10

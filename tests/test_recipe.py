@@ -10,10 +10,11 @@ import sys
 import pytest
 
 from conftest import ROOT, one_line_error, run_script
+from nets import models
 from nets import nets_factory
 from resmnist import recipe as recipes
 from resmnist import runtime
-from resmnist import training
+from resmnist import optimization
 from resmnist.recipe import LoopSettings, Recipe
 
 
@@ -128,7 +129,7 @@ def test_preset_sprint_trains_sprint_cnn_on_every_image():
   assert recipe.with_epochs(60000).max_steps == 516 < sprint['save_every']
   # --fast: bfloat16 where the CPU has it, and towers as a network without
   # batch norm gets (sprint_cnn's towers each normalise their own slice).
-  assert recipe.fast and nets_factory.fast_settings(recipe)[:2] == (
+  assert recipe.fast and models.fast_settings(recipe)[:2] == (
       runtime.fast_settings(batch_norm=False)[:2])
 
 
@@ -150,7 +151,7 @@ def test_preset_mnist_hour_trains_the_posts_resnet_without_batch_norm():
   # 35 epochs of all 60,000 images, the last quarter averaged (SWA).
   assert recipe.validation_size == 0 and 'eval_every' not in preset
   assert recipe.with_epochs(60000).max_steps == 21000
-  assert training.swa_start_step(recipe.with_epochs(60000)) == 15750
+  assert optimization.swa_start_step(recipe.with_epochs(60000)) == 15750
   assert recipe.moving_average_decay == 0
 
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from conftest import (MNIST_DIR, needs_mnist, one_line_error, run_script, tf,
-                      training_graph)
+from conftest import (MNIST_DIR, in_training_graph, needs_mnist,
+                      one_line_error, run_script)
 from resmnist import runtime
 from resmnist.recipe import Recipe
 
@@ -58,14 +58,14 @@ def test_cpu_kind_reads_the_environment(monkeypatch):
     (False, 'avx2', 1, True, 1, False),
     (False, 'avx512', 4, True, 4, False),
 ])
-def test_fast_settings(batch_norm, kind, cores, onednn, towers, bfloat16):
-  chosen = runtime.fast_settings(batch_norm, kind, cores, onednn)
+def test_fast_settings(batch_norm, kind, cores, *, onednn, towers, bfloat16):
+  chosen = runtime.fast_settings(batch_norm, kind, cores, onednn=onednn)
   assert chosen[:2] == (towers, bfloat16)
   assert ('tower' in chosen[2]) and ('bfloat16' in chosen[2])
 
 
 def test_fast_settings_one_graph_for_networks_slower_in_towers():
-  towers, _, why = runtime.fast_settings(False, 'avx512', 2, True,
+  towers, _, why = runtime.fast_settings(False, 'avx512', 2, onednn=True,
                                          slower_in_towers=True)
   assert towers == 1 and 'slower in towers' in why
 
@@ -77,24 +77,22 @@ def test_onednn_is_on():
       os.environ.get('TF_ENABLE_ONEDNN_OPTS') != '0')
 
 
-def test_memory_estimate_grows_with_the_batch_and_towers():
-  with tf.Graph().as_default() as graph:
-    training_graph(Recipe())
-    small, large = (runtime.step_bytes(graph, b) for b in (100, 10000))
+def test_memory_estimate_grows_with_the_batch_and_towers(tmp_path):
+  small, large = in_training_graph(Recipe(), tmp_path / 'one', lambda s: [
+      runtime.step_bytes(s.graph, b) for b in (100, 10000)])
   # Measured peaks (runtime.LIVE_TENSOR_SHARE): about 0.8 GB more at 1,000.
   assert 0.05e9 < small < 0.3e9
   assert 80 < large / small < 100
-  with tf.Graph().as_default() as graph:
-    training_graph(Recipe(towers=2))
-    assert abs(runtime.step_bytes(graph, 10000, towers=2) - large) < 0.05 * large
+  towers = in_training_graph(Recipe(towers=2), tmp_path / 'two', lambda s: (
+      runtime.step_bytes(s.graph, 10000, towers=2)))
+  assert abs(towers - large) < 0.05 * large
 
 
 @needs_mnist
 @pytest.mark.slow
 def test_step_too_big_for_memory_is_refused(tmp_path):
-  with tf.Graph().as_default() as graph:
-    training_graph(Recipe())
-    needed = runtime.step_bytes(graph, 50000)
+  needed = in_training_graph(Recipe(), tmp_path / 'graph', lambda s: (
+      runtime.step_bytes(s.graph, 50000)))
   available = runtime.available_bytes()
   if available is None or available > needed:
     pytest.skip('this machine has room for a step of 50,000 images')

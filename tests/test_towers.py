@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from conftest import run_script, tf, training_graph
+from conftest import (in_training_graph, logged_losses, run_script, tf,
+                      train_here)
 from res_mnist_inference import inference, inference_in_towers
 from resmnist.recipe import Recipe
 from test_res_mnist_inference import EXPECTED_VARIABLES
@@ -44,23 +45,18 @@ def test_towers_reject_wrong_image_size():
       inference_in_towers(tf.zeros([2, 32, 32, 1]), 2)
 
 
-def test_training_with_towers_learns_and_repeats_itself():
-  """Same seed, same losses; and the loss falls on a fixed batch."""
-  rng = np.random.RandomState(0)
-  images = rng.rand(20, 784)
-  labels = np.eye(10)[rng.randint(0, 10, 20)]
+def test_training_with_towers_learns_and_repeats_itself(tmp_path, capsys):
+  """Same seed, same losses; and the loss falls."""
+  recipe = Recipe(towers=2, seed=3, batch_size=20, max_steps=15)
+  assert in_training_graph(recipe, tmp_path / 'graph', lambda _: len(
+      tf.trainable_variables())) == 32
   runs = []
-  for _ in range(2):
-    with tf.Graph().as_default():
-      graph = training_graph(Recipe(towers=2, seed=3))
-      assert len(tf.trainable_variables()) == 32
-      with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        runs.append([sess.run([graph.train_op, graph.cross_entropy],
-                              {graph.images: images, graph.labels: labels})[1]
-                     for _ in range(15)])
-  assert runs[0] == runs[1]
-  assert runs[0][-1] < 0.75 * runs[0][0]
+  for run in range(2):
+    capsys.readouterr()
+    train_here(recipe, tmp_path / str(run), log_every=1)
+    runs.append(logged_losses(capsys.readouterr().out))
+  assert runs[0] == runs[1] and sorted(runs[0]) == list(range(1, 16))
+  assert runs[0][15] < 0.75 * runs[0][1]
 
 
 @pytest.mark.parametrize('flags', [['--batch_norm'], ['--preset=best']])

@@ -1,10 +1,12 @@
-"""The training graph: augmentation, Cutout, Random Erasing, label smoothing,
-schedules, the train op, the weights' moving averages."""
+"""The training graph of res_mnist.py: augmentation, Cutout, Random
+Erasing, label smoothing, schedules, the train op, the weights' averages."""
 import numpy as np
 import pytest
 
-from conftest import tf, training_graph
-from resmnist import training
+from conftest import in_training_graph, logged_losses, tf, train_here
+import res_mnist_inference
+from resmnist import augmentation
+from resmnist import optimization
 from resmnist.recipe import Recipe
 
 
@@ -13,9 +15,9 @@ def test_distort_images_identity_and_shift():
   images[:, 10:14, 12:16] = 1.0
   with tf.Graph().as_default():
     still = dict(max_rotation_degrees=0.0, max_scale_change=0.0)
-    same = training.distort_images(tf.constant(images.reshape(2, 784)),
+    same = augmentation.distort_images(tf.constant(images.reshape(2, 784)),
                                    max_shift_pixels=0.0, **still)
-    shifted = training.distort_images(tf.constant(images.reshape(2, 784)),
+    shifted = augmentation.distort_images(tf.constant(images.reshape(2, 784)),
                                       max_shift_pixels=2.0, **still)
     with tf.Session() as sess:
       np.testing.assert_allclose(sess.run(same), images.reshape(2, 784),
@@ -33,7 +35,7 @@ def test_distort_images_identity_and_shift():
 def test_distort_images_stays_in_range():
   images = np.random.RandomState(0).rand(16, 784).astype(np.float32)
   with tf.Graph().as_default():
-    out = training.distort_images(tf.constant(images), seed=1)
+    out = augmentation.distort_images(tf.constant(images), seed=1)
     with tf.Session() as sess:
       value = sess.run(out)
   assert value.shape == (16, 784)
@@ -47,7 +49,7 @@ def test_distort_images_flips_only_when_asked():
   still = dict(max_rotation_degrees=0.0, max_scale_change=0.0,
                max_shift_pixels=0.0)
   with tf.Graph().as_default():
-    flipped = training.distort_images(tf.constant(images.reshape(64, 784)),
+    flipped = augmentation.distort_images(tf.constant(images.reshape(64, 784)),
                                       seed=1, flip=True, **still)
     with tf.Session() as sess:
       out = sess.run(flipped).reshape(64, 28, 28)
@@ -57,12 +59,11 @@ def test_distort_images_flips_only_when_asked():
   assert 16 <= mirrored.sum() <= 48  # about half, each image on its own
 
 
-def test_only_fashion_mnist_graphs_flip():
+def test_only_fashion_mnist_graphs_flip(tmp_path):
   for dataset, flips in (('mnist', False), ('fashion_mnist', True)):
-    with tf.Graph().as_default() as graph:
-      training_graph(Recipe(net='lenet5', dataset=dataset,
-                                           augment=True))
-      ops = [op.type for op in graph.get_operations()]
+    ops = in_training_graph(
+        Recipe(net='lenet5', dataset=dataset, augment=True), tmp_path / dataset,
+        lambda session: [op.type for op in session.graph.get_operations()])
     assert ('ReverseV2' in ops) == flips, dataset
 
 
@@ -89,11 +90,12 @@ def test_fashion_mnist_augmentation_flips_and_moves_whole_pixels():
   image[:, :6] = 0  # asymmetric, so that a mirror is told apart
   candidates = _flips_and_moves(image)
   with tf.Graph().as_default():
-    graph = training_graph(
-        Recipe(net='lenet5', dataset='fashion_mnist', augment=True, seed=1))
+    tf.set_random_seed(1)
+    out = augmentation.augmented(
+        Recipe(dataset='fashion_mnist', augment=True),
+        tf.constant(np.tile(image.reshape(1, 784), (200, 1))))
     with tf.Session() as sess:
-      out = sess.run(graph.network_input,
-                     {graph.images: np.tile(image.reshape(1, 784), (200, 1))})
+      out = sess.run(out)
   seen = set()
   for augmented in out.reshape(-1, 28, 28):
     found = [key for key, value in candidates.items()
@@ -107,17 +109,11 @@ def test_fashion_mnist_augmentation_flips_and_moves_whole_pixels():
 def test_label_smoothing_is_the_loss_against_smoothed_targets():
   """0.1: the label gets 0.91 of the target, every other class 0.01; 0 keeps
   the original's loss."""
-  # Large inputs, so that the logits are far from uniform at initialisation.
-  images = np.random.RandomState(0).rand(10, 784) * 30
-  labels = np.eye(10)[np.arange(10)]
+  logits = np.random.RandomState(0).randn(10, 10).astype(np.float32) * 3
+  labels = np.eye(10, dtype=np.float32)[np.arange(10)]
   for smoothing in (0.0, 0.1):
-    with tf.Graph().as_default():
-      graph = training_graph(
-          Recipe(net='lenet5', label_smoothing=smoothing, seed=1))
-      with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        logits, loss = sess.run([graph.logits, graph.cross_entropy],
-                                {graph.images: images, graph.labels: labels})
+    with tf.Graph().as_default(), tf.Session() as sess:
+      loss = sess.run(res_mnist_inference.loss(logits, labels, smoothing))
     log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     targets = labels * (1 - smoothing) + smoothing / 10
     np.testing.assert_allclose(loss, -(targets * log_p).sum(1).mean(),
@@ -129,7 +125,7 @@ def test_cosine_schedule():
                   max_steps=110)
   with tf.Graph().as_default():
     step = tf.placeholder(tf.int64, [])
-    rate = training.configure_learning_rate(recipe, step)
+    rate = optimization.configure_learning_rate(recipe, step)
     with tf.Session() as sess:
       values = [sess.run(rate, {step: s}) for s in (0, 4, 9, 10, 60, 110)]
   np.testing.assert_allclose(values, [0.001, 0.005, 0.01, 0.01, 0.005, 0.0],
@@ -139,38 +135,35 @@ def test_cosine_schedule():
 def test_exponential_schedule_is_the_original():
   with tf.Graph().as_default():
     step = tf.placeholder(tf.int64, [])
-    rate = training.configure_learning_rate(Recipe(), step)
+    rate = optimization.configure_learning_rate(Recipe(), step)
     with tf.Session() as sess:
       values = [sess.run(rate, {step: s}) for s in (0, 200, 500)]
   np.testing.assert_allclose(values, [0.003, 0.003 * 0.97, 0.003 * 0.97 ** 2.5],
                              rtol=1e-6)
 
 
-def test_train_op_returns_the_new_step_and_keeps_reads_consistent():
+def test_train_op_returns_the_new_step_and_keeps_reads_consistent(tmp_path,
+                                                                 capsys):
   """GATE_NONE lets Adam update a weight while the backward pass may still
   read it; only resource variables make that safe (the gradient then sees
   the value the forward pass read), so every variable must be one."""
-  with tf.Graph().as_default():
-    graph = training_graph(Recipe())
-    assert {type(v).__name__ for v in tf.global_variables()} == {
-        'ResourceVariable'}
-    ops = [op.type for op in tf.get_default_graph().get_operations()]
-    assert 'VariableV2' not in ops and 'ApplyAdam' not in ops
-    images = np.random.RandomState(0).rand(10, 784)
-    labels = np.eye(10)[np.arange(10)]
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      steps = [sess.run(graph.train_op, {graph.images: images,
-                                         graph.labels: labels})
-               for _ in range(3)]
-      assert steps == [1, 2, 3]
-      assert sess.run(graph.global_step) == 3
+  kinds, ops = in_training_graph(Recipe(), tmp_path / 'graph', lambda _: (
+      {type(v).__name__ for v in tf.global_variables()},
+      {op.type for op in tf.get_default_graph().get_operations()}))
+  assert kinds == {'ResourceVariable'}
+  assert 'VariableV2' not in ops and 'ApplyAdam' not in ops
+  capsys.readouterr()
+  train_here(Recipe(max_steps=3, batch_size=10), tmp_path / 'run', log_every=1)
+  # The loop logs the step the train op returned: each new step, once.
+  assert sorted(logged_losses(capsys.readouterr().out)) == [1, 2, 3]
+  assert tf.train.load_variable(str(tmp_path / 'run' / 'my_model-3'),
+                                'global_step') == 3
 
 
 def test_cut_out_zeroes_one_clipped_square():
   images = np.ones((64, 784), np.float32)
   with tf.Graph().as_default():
-    out = training.cut_out(tf.constant(images), 8, seed=1)
+    out = augmentation.cut_out(tf.constant(images), 8, seed=1)
     with tf.Session() as sess:
       value = sess.run(out).reshape(64, 28, 28)
   sizes = set()
@@ -185,36 +178,25 @@ def test_cut_out_zeroes_one_clipped_square():
   assert (8, 8) in sizes and len(sizes) > 1
 
 
-def _train_with_moving_averages(model_dir, steps):
-  """`steps` steps of LeNet-5 with --moving_average_decay=0.9, saved in
-  `model_dir`; returns the weights before and after, by name."""
-  from nets import nets_factory
-  from resmnist import model_dir as model_dirs
-  recipe = Recipe(net='lenet5', moving_average_decay=0.9, seed=1)
-  images = np.random.RandomState(0).rand(10, 784)
-  labels = np.eye(10)[np.arange(10)]
-  with tf.Graph().as_default():
-    graph = training_graph(recipe)
-    weights = {v.op.name: v for v in tf.trainable_variables()}
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      before = sess.run(weights)
-      for _ in range(steps):
-        sess.run(graph.train_op, {graph.images: images, graph.labels: labels})
-      after = sess.run(weights)
-      tf.train.Saver().save(sess, str(model_dir / 'my_model'),
-                            global_step=steps)
-  model_dirs.write_info(str(model_dir), nets_factory.model_info(recipe))
-  return before, after
+def _weights(path, suffix=''):
+  """The trainable weights of checkpoint `path` (or their `suffix`ed
+  averages), by weight name."""
+  reader = tf.train.load_checkpoint(path)
+  return {name[:len(name) - len(suffix)]: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name.endswith(suffix) and '/Adam' not in name
+          and name.endswith(('weights' + suffix, 'biases' + suffix))}
 
 
 def test_moving_averages_of_the_weights_are_saved_and_evaluated(tmp_path):
   """After one step the average is d * w0 + (1 - d) * w1, d = min(0.9,
   (1 + 1) / (10 + 1)); the evaluation graph restores it in place of the
   weight, unless asked for the weights themselves."""
-  from nets import nets_factory
-  before, after = _train_with_moving_averages(tmp_path, 1)
+  from nets import models
+  train_here(Recipe(net='lenet5', moving_average_decay=0.9, seed=1,
+                    max_steps=1, batch_size=10), tmp_path)
   path = str(tmp_path / 'my_model-1')
+  before, after = _weights(str(tmp_path / 'my_model-0')), _weights(path)
   decay = 2.0 / 11
   for name in before:
     average = tf.train.load_variable(path, name + '/ExponentialMovingAverage')
@@ -222,7 +204,7 @@ def test_moving_averages_of_the_weights_are_saved_and_evaluated(tmp_path):
         average, decay * before[name] + (1 - decay) * after[name], atol=1e-6)
     assert not np.allclose(average, after[name])
   for averaged, expected in ((True, 'average'), (False, 'weight')):
-    with nets_factory.load_model(str(tmp_path), averaged=averaged) as model:
+    with models.load_model(str(tmp_path), averaged=averaged) as model:
       with model.graph.as_default():
         restored = model.session.run(
             {v.op.name: v for v in tf.trainable_variables()})
@@ -240,7 +222,7 @@ def test_random_erasing_puts_one_rectangle_of_noise_or_none():
   images = np.full((400, 784), 2.0, np.float32)
   with tf.Graph().as_default():
     tf.set_random_seed(1)  # each draw of its own (one op seed would repeat)
-    erase = {p: training.random_erase(images, p) for p in (1.0, 0.5)}
+    erase = {p: augmentation.random_erase(images, p) for p in (1.0, 0.5)}
     with tf.Session() as sess:
       erased = sess.run(erase)
   for image in erased[1.0].reshape(-1, 28, 28):
@@ -256,52 +238,45 @@ def test_random_erasing_puts_one_rectangle_of_noise_or_none():
 def test_precise_batch_norm_does_not_go_with_moving_averages():
   """Its statistics would be of the weights, and their averages are
   evaluated."""
-  from nets import nets_factory
+  from nets import models
   from resmnist import trainer
   from resmnist.recipe import LoopSettings, SettingError
   recipe = Recipe(batch_norm=True, precise_batch_norm=10,
                   moving_average_decay=0.99)
   with pytest.raises(SettingError, match='does not go with'):
-    trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
+    trainer.check(recipe, LoopSettings(), models.describe(recipe))
 
 
-def test_swa_holds_the_rate_and_averages_the_weights_equally():
+def test_swa_holds_the_rate_and_averages_the_weights_equally(tmp_path):
   """--swa_start=0.5 of 4 steps: the rate stops moving after step 2, and the
   average is the plain mean of the weights after steps 3 and 4."""
   recipe = Recipe(net='lenet5', lr_schedule='cosine', max_steps=4,
-                  swa_start=0.5, seed=1)
-  images = np.random.RandomState(0).rand(10, 784)
-  labels = np.eye(10)[np.arange(10)]
+                  swa_start=0.5, seed=1, batch_size=10)
   with tf.Graph().as_default():
-    graph = training_graph(recipe)
-    weights = {v.op.name: v for v in tf.trainable_variables()}
-    stored = {v.op.name: v for v in tf.global_variables()}
-    averages = {name: stored[name + '/ExponentialMovingAverage']
-                for name in weights}
+    step = tf.placeholder(tf.int64, [])
+    rate = optimization.configure_learning_rate(recipe, step)
     with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      after, rates = [], []
-      for _ in range(recipe.max_steps):
-        rates.append(sess.run(graph.learning_rate))
-        sess.run(graph.train_op, {graph.images: images, graph.labels: labels})
-        after.append(sess.run(weights))
-      averaged = sess.run(averages)
+      rates = [sess.run(rate, {step: s}) for s in range(4)]
   assert rates[0] > rates[1] > rates[2] == rates[3] > 0
-  for name in weights:
+  train_here(recipe, tmp_path, save_every=1, max_to_keep=10)
+  after = {s: _weights(str(tmp_path / ('my_model-%d' % s))) for s in (3, 4)}
+  averaged = _weights(str(tmp_path / 'my_model-4'), '/ExponentialMovingAverage')
+  assert sorted(averaged) == sorted(after[4]) and len(averaged) == 10
+  for name in averaged:
     np.testing.assert_allclose(
-        averaged[name], (after[2][name] + after[3][name]) / 2, atol=1e-6)
-    assert not np.allclose(averaged[name], after[3][name])
+        averaged[name], (after[3][name] + after[4][name]) / 2, atol=1e-6)
+    assert not np.allclose(averaged[name], after[4][name])
 
 
 def test_swa_goes_with_no_other_average_nor_batch_norm():
-  from nets import nets_factory
+  from nets import models
   from resmnist import trainer
   from resmnist.recipe import LoopSettings, SettingError
   for recipe, message in (
       (Recipe(swa_start=0.7, moving_average_decay=0.99), 'use one of them'),
       (Recipe(swa_start=0.7, batch_norm=True), 'without batch norm')):
     with pytest.raises(SettingError, match=message):
-      trainer.check(recipe, LoopSettings(), nets_factory.model_info(recipe))
+      trainer.check(recipe, LoopSettings(), models.describe(recipe))
 
 
 def test_elastic_distortion_bends_digits_repeatably():
@@ -314,7 +289,7 @@ def test_elastic_distortion_bends_digits_repeatably():
   def distorted(graph_seed, alpha):
     with tf.Graph().as_default():
       tf.set_random_seed(graph_seed)
-      bent = training.elastic_distort(tf.constant(images, tf.float32), alpha)
+      bent = augmentation.elastic_distort(tf.constant(images, tf.float32), alpha)
       with tf.Session() as sess:
         return sess.run(bent), sess.run(bent)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SMALL, one_line_error, run_script, tf
+from nets import models
 from nets import nets_factory
 from resmnist import input_data
 
@@ -41,8 +42,8 @@ def test_every_network_trains_loads_and_exports(zoo_data, tmp_path, name):
   with open(os.path.join(model_dir, 'model.json')) as f:
     assert json.load(f)['net'] == name
   data = input_data.read_data_sets(zoo_data, validation_size=0, sha256=None)
-  with nets_factory.load_model(model_dir, log=lambda _: None) as model:
-    assert model.info['net'] == name and model.step_restored == 2
+  with models.load_model(model_dir, log=lambda _: None) as model:
+    assert model.info.net == name and model.step_restored == 2
     # The eval graph gives what training reported for the same checkpoint.
     assert '%.4f' % model.evaluate(data.test)[0] == final
     probabilities = model.predict(data.test.images[:3])
