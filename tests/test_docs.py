@@ -116,3 +116,51 @@ def test_documented_commands_parse(script):
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def _anchor(heading):
+  """GitHub's anchor of a heading: lower case, no punctuation but hyphens
+  and underscores, spaces as hyphens."""
+  return re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-')
+
+
+def _anchors(page):
+  found, seen = set(), {}
+  with open(os.path.join(ROOT, page)) as f:
+    text = re.sub(r'^```.*?^```', '', f.read(), flags=re.M | re.S)
+  for heading in re.findall(r'^#+ (.+)$', text, re.M):
+    anchor = _anchor(heading)
+    count = seen.get(anchor, 0)
+    seen[anchor] = count + 1
+    found.add(anchor if not count else '%s-%d' % (anchor, count))
+  return found
+
+
+def test_every_relative_link_and_anchor_exists():
+  broken = []
+  for page in PAGES:
+    with open(os.path.join(ROOT, page)) as f:
+      text = re.sub(r'^```.*?^```', '', f.read(), flags=re.M | re.S)
+    for target in re.findall(r'\]\(([^)\s]+)\)', text):
+      if re.match(r'[a-z]+:', target):
+        continue  # a web address
+      path, _, anchor = target.partition('#')
+      linked = os.path.normpath(os.path.join(os.path.dirname(page), path)) \
+          if path else page
+      if not os.path.exists(os.path.join(ROOT, linked)):
+        broken.append('%s: %s (no such file)' % (page, target))
+      elif anchor and anchor not in _anchors(linked):
+        broken.append('%s: %s (no such heading)' % (page, target))
+  assert not broken, '\n'.join(broken)
+
+
+def test_every_network_and_preset_is_named_in_the_docs():
+  from nets import nets_factory
+  from resmnist.recipe import PRESETS
+  text = ''
+  for page in PAGES:
+    with open(os.path.join(ROOT, page)) as f:
+      text += f.read()
+  missing = [name for name in list(nets_factory.NETWORKS) + list(PRESETS)
+             if not re.search(r'\b%s\b' % re.escape(name), text)]
+  assert not missing, missing
