@@ -26,8 +26,8 @@ HARD_LIMIT_SECONDS = 240
 RUN = SMALL + ['--log_every=10', '--save_every=10']
 
 
-def Process(script, *args):  # noqa: N802  (a class, with stderr merged)
-  return conftest.Process(script, *args, merge=True)
+def Process(script, *args, fresh=False):  # noqa: N802  (a class)
+  return conftest.Process(script, *args, merge=True, fresh=fresh)
 
 
 def _alive(pid):
@@ -72,11 +72,11 @@ def _task_ports(output):
           for host in (hosts.group(1) + ',' + hosts.group(2)).split(',')}
 
 
-def _run_cluster(*args):
+def _run_cluster(*args, fresh=False):
   """`res_mnist_cluster.py` with `args`; its output and status. Once the
   chief trains, checks that no task listens in this machine's network (the
   launcher's private network)."""
-  launcher = Process('res_mnist_cluster.py', *args)
+  launcher = Process('res_mnist_cluster.py', *args, fresh=fresh)
   pids = []
   try:
     launcher.wait_for(r'pid', time.time() + 60)
@@ -106,7 +106,7 @@ def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
   model_dir = str(tmp_path / 'model')
   output, returncode = _run_cluster(
       '--workers=2', '--data_dir=' + small_data, '--model_dir=' + model_dir,
-      '--max_steps=30', *RUN)
+      '--max_steps=30', *RUN, fresh=True)  # as a user starts it
   assert returncode == 0, output
   assert re.search(r'^\[ps0\] parameter server 0: all 2 worker\(s\) done',
                    output, re.M), output

@@ -5,8 +5,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 
 import pytest
 
@@ -57,9 +55,10 @@ def workdir(tmp_path_factory):
 def test_python_examples_run_as_written(workdir, page, code):
   if 'MNIST_data' in code and not HAVE_MNIST:
     pytest.skip(NO_MNIST)
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  result = subprocess.run([sys.executable, '-c', code], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300)
+  example = os.path.join(workdir, 'example.py')
+  with open(example, 'w') as f:
+    f.write(code)
+  result = run_script(example, cwd=workdir, timeout=300)
   assert result.returncode == 0, (page, code, result.stderr[-3000:])
 
 
@@ -102,7 +101,7 @@ print(json.dumps(bad))
 
 @pytest.mark.slow
 @pytest.mark.parametrize('script', sorted(COMMANDS))
-def test_documented_commands_parse(script):
+def test_documented_commands_parse(script, tmp_path):
   commands = COMMANDS[script]
   if script == 'res_mnist_cluster.py':
     commands = [[a for a in argv if a.split('=')[0] not in LAUNCHER_FLAGS]
@@ -110,10 +109,10 @@ def test_documented_commands_parse(script):
     script = 'res_mnist.py'
   path = os.path.join(ROOT, script)
   assert os.path.exists(path), script
-  program = CHECK % dict(root=ROOT, script=path,
-                         commands=json.dumps(commands))
-  result = subprocess.run([sys.executable, '-c', program], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+  program = tmp_path / 'check.py'
+  program.write_text(CHECK % dict(root=ROOT, script=path,
+                                  commands=json.dumps(commands)))
+  result = run_script(str(program), timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 

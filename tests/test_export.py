@@ -32,7 +32,7 @@ def test_export_round_trip_in_plain_tf2(small_model, tmp_path):
   import json
   export_dir = str(tmp_path / 'export')
   result = run_script('res_mnist_export.py', '--model_dir=' + small_model,
-                      '--export_dir=' + export_dir)
+                      '--export_dir=' + export_dir, fresh=True)
   assert result.returncode == 0, result.stderr
   assert os.listdir(export_dir) == ['20']  # versioned by global step
   images = np.random.RandomState(0).rand(16, 784).astype(np.float32)

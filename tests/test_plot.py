@@ -15,7 +15,8 @@ def test_training_curves_png(small_data, tmp_path):
                       '--model_dir=' + model_dir, '--max_steps=40',
                       '--eval_every=20', *SMALL_RUN)
   assert result.returncode == 0, result.stderr
-  plotted = run_script('res_mnist_plot.py', '--model_dir=' + model_dir)
+  plotted = run_script('res_mnist_plot.py', '--model_dir=' + model_dir,
+                       fresh=True)
   assert plotted.returncode == 0, plotted.stderr
   assert plotted.stdout.strip() == ('Wrote %s/training_curves.png (2 training '
                                     'points, 2 validation points)' % model_dir)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import (MNIST_DIR, encode_image, needs_mnist, one_line_error,
                       run_script, tf)
-from res_mnist_inference import inference
+from nets import models
 from resmnist import input_data
 from test_photo import _number, _photo
 
@@ -35,13 +35,9 @@ def _draw(digit, index):
 
 
 def _predict_originals(model_dir, images):
-  with tf.Graph().as_default() as graph:
-    x = tf.placeholder(tf.float32, [None, 784])
-    classes = tf.argmax(inference(x), 1)
-    saver = tf.train.Saver()
-    with tf.Session(graph=graph) as sess:
-      saver.restore(sess, tf.train.latest_checkpoint(model_dir))
-      return sess.run(classes, {x: images})
+  """The model's digits for the MNIST images themselves."""
+  with models.load_model(model_dir, log=lambda _: None) as model:
+    return model.logits_of(images).argmax(1)
 
 
 @needs_mnist
@@ -58,7 +54,8 @@ def test_predict_drawn_digits_like_the_originals(real_run, tmp_path):
   seen_dir = tmp_path / 'seen'
   # --min_confidence=0: every answer a digit, never "?" (unsure).
   result = run_script('res_mnist_predict.py', '--model_dir=' + real_model,
-                      '--show_dir=%s' % seen_dir, '--min_confidence=0', *paths)
+                      '--show_dir=%s' % seen_dir, '--min_confidence=0', *paths,
+                      fresh=True)
   assert result.returncode == 0, result.stderr
   found = dict(re.findall(r'^(\S+): (\d)  \(\d: [\d.]+%, \d: [\d.]+%, \d: [\d.]+%\)$',
                           result.stdout, re.M))

@@ -131,11 +131,41 @@ def test_eval_report_of_a_fashion_model_names_its_classes(tmp_path):
       assert f.read(8) == b'\x89PNG\r\n\x1a\n', name
 
 
+def _eval_report(model_dir, data_dir, directory, *flags):
+  """res_mnist_eval.py --report=directory: (stdout, report.json's numbers,
+  the test accuracy it printed)."""
+  result = run_script('res_mnist_eval.py', '--model_dir=' + model_dir,
+                      '--data_dir=' + data_dir, '--report=' + directory,
+                      *flags)
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(directory, 'report.json')) as f:
+    numbers = json.load(f)
+  printed = float(re.search(r'^test accuracy (\S+)', result.stdout,
+                            re.M).group(1))
+  return result.stdout, numbers, printed
+
+
+def test_a_report_with_tta_sums_to_the_test_set(tmp_path):
+  """--tta reads each image in 9 variants: the matrix still counts each
+  test image once, and its diagonal is the accuracy printed."""
+  model_dir = _small_model(tmp_path / 'model')
+  from conftest import write_dataset
+  data_dir = write_dataset(str(tmp_path / 'data'))
+  _, numbers, printed = _eval_report(model_dir, data_dir,
+                                     str(tmp_path / 'report'), '--tta',
+                                     '--nocheck_sha256')
+  matrix = np.array(numbers['confusion_matrix'])
+  assert matrix.sum() == 200
+  assert np.trace(matrix) / 200 == pytest.approx(printed, abs=1e-4)
+  assert len(numbers['misread']) == 200 - np.trace(matrix)
+
+
+@pytest.mark.slow
 @needs_mnist
 def test_report_of_a_real_model_sums_to_the_test_set(real_run, tmp_path):
   """The matrix sums to 10,000, its diagonal to the accuracy the script
   prints; the misread are exactly the images whose top logit is not the
-  label, with and without --tta."""
+  label."""
   model_dir = real_run[0]
   from nets import models
   from resmnist import input_data
@@ -143,24 +173,14 @@ def test_report_of_a_real_model_sums_to_the_test_set(real_run, tmp_path):
   with models.load_model(model_dir) as model:
     wrong = np.nonzero(model.logits_of(test.images).argmax(1)
                        != test.labels.argmax(1))[0]
-  for tta in ([], ['--tta']):
-    directory = str(tmp_path / ('report' + ''.join(tta)))
-    result = run_script('res_mnist_eval.py', '--model_dir=' + model_dir,
-                        '--data_dir=' + MNIST_DIR, '--report=' + directory,
-                        *tta)
-    assert result.returncode == 0, result.stderr
-    with open(os.path.join(directory, 'report.json')) as f:
-      numbers = json.load(f)
-    matrix = np.array(numbers['confusion_matrix'])
-    assert matrix.sum() == 10000
-    printed = float(re.search(r'^test accuracy (\S+)', result.stdout,
-                              re.M).group(1))
-    assert np.trace(matrix) / 10000 == pytest.approx(printed, abs=1e-4)
-    assert re.search(r'^calibration: temperature [\d.]+ \(model.json\); test '
-                     r'ECE [\d.]+% before, [\d.]+% after$', result.stdout,
-                     re.M), result.stdout
-    if not tta:
-      assert sorted(numbers['misread']) == wrong.tolist()
+  stdout, numbers, printed = _eval_report(model_dir, MNIST_DIR,
+                                          str(tmp_path / 'report'))
+  matrix = np.array(numbers['confusion_matrix'])
+  assert matrix.sum() == 10000
+  assert np.trace(matrix) / 10000 == pytest.approx(printed, abs=1e-4)
+  assert re.search(r'^calibration: temperature [\d.]+ \(model.json\); test '
+                   r'ECE [\d.]+% before, [\d.]+% after$', stdout, re.M), stdout
+  assert sorted(numbers['misread']) == wrong.tolist()
 
 
 def test_report_to_a_directory_it_cannot_write_is_one_line(tmp_path):

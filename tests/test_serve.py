@@ -22,10 +22,10 @@ from test_photo import _number, _photo
 pytestmark = pytest.mark.slow
 
 
-def start(model_dir, *args, server=None):
+def start(model_dir, *args, server=None, fresh=False):
   """A res_mnist_serve.py on a free port (or `server`, one started with
   `launch`, once it is up): (Process, base URL)."""
-  server = server or launch(model_dir, *args)
+  server = server or launch(model_dir, *args, fresh=fresh)
   try:
     match = server.wait_for(r'^Serving .* at (http://127\.0\.0\.1:\d+/)')
   except AssertionError:
@@ -34,10 +34,10 @@ def start(model_dir, *args, server=None):
   return server, match.group(1)
 
 
-def launch(model_dir, *args):
+def launch(model_dir, *args, fresh=False):
   """A res_mnist_serve.py starting on a free port: its Process."""
   return Process('res_mnist_serve.py', '--model_dir=' + model_dir, '--port=0',
-                 *args)
+                 *args, fresh=fresh)
 
 
 def stop(server):
@@ -200,7 +200,7 @@ def test_8_clients_100_requests_each(served):
 
 
 def test_ctrl_c_stops_it_cleanly(small_model):
-  server, url = start(small_model)
+  server, url = start(small_model, fresh=True)  # as a user starts it
   try:
     assert call(url + 'about')[1]['version'] == '20'
   finally:

@@ -28,7 +28,8 @@ def trained(tmp_path_factory):
   data_dir = write_dataset(str(tmp_path_factory.mktemp('data')))
   model_dir = str(tmp_path_factory.mktemp('trained') / 'model')
   result = run_script('res_mnist.py', '--data_dir=' + data_dir,
-                      '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
+                      '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN,
+                      fresh=True)  # as a user starts it, once
   assert result.returncode == 0, result.stderr
   return data_dir, model_dir, result.stdout
 
@@ -58,7 +59,8 @@ def test_restore_continues_the_step_count(trained, tmp_path):
   assert os.path.exists(os.path.join(model_dir, 'my_model-80.index'))
 
   evaluated = run_script('res_mnist_eval.py', '--data_dir=' + data_dir,
-                         '--model_dir=' + model_dir, '--nocheck_sha256')
+                         '--model_dir=' + model_dir, '--nocheck_sha256',
+                         fresh=True)
   assert evaluated.returncode == 0, evaluated.stderr
   assert '%s/my_model-80 (step 80), 200 test images' % model_dir in evaluated.stdout
   # The eval script and the end of training agree on the same checkpoint.
@@ -117,7 +119,7 @@ def test_training_on_non_mnist_is_refused_by_checksum(small_data, tmp_path):
 
 @needs_mnist
 def test_short_real_run_learns(real_run):
-  _, stdout = real_run  # 300 steps of the default recipe
+  _, stdout = real_run  # 300 steps of LeNet-5
   losses = _losses(stdout)
   assert len(losses) == 30
   assert losses[-1] < losses[0] / 3
