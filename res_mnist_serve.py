@@ -298,12 +298,13 @@ def listening_socket(host, port):
 
 def main(_):
   served, what, readings = load(FLAGS.model_dir, FLAGS.checkpoint_path)
+  # The port first: a port in use is said before the report is computed.
+  sock = listening_socket(FLAGS.host, FLAGS.port)
   reader = photo.Reader()
   answer, said = test_report(
       served, readings, None if what.startswith('SavedModel') else
       os.path.join(FLAGS.model_dir, 'report'), reader)
   print('Test-set report: %s' % said)
-  sock = listening_socket(FLAGS.host, FLAGS.port)
   host, port = sock.getsockname()[:2]
   server = uvicorn.Server(uvicorn.Config(
       BodyLimit(make_app(served, reader, answer), int(FLAGS.max_body_mb * 1e6)),

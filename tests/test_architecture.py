@@ -112,6 +112,7 @@ def test_functions_of_more_than_four_parameters_take_them_by_keyword():
               path, node.name, ', '.join(positional))
 
 
+@pytest.mark.slow
 def test_importing_changes_nothing_in_the_process():
   program = '''
 import logging, os, sys

@@ -210,10 +210,12 @@ def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
   """SIGKILL (no handler can run) at moments when a save is likely under way:
   the latest checkpoint listed must always restore, and training resumes."""
   model_dir = str(tmp_path / 'model')
+  # LeNet-5: saves are what is tested, and its graph builds in a moment.
   for lines, delay in ((4, 0.0), (3, 0.013), (5, 0.029), (2, 0.047)):
     process = Process('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=' + model_dir, '--max_steps=100000',
-                      '--log_every=1', '--save_every=1', *SMALL)
+                      '--log_every=1', '--save_every=1', '--net=lenet5',
+                      *SMALL)
     process.wait_for(r'^training step', count=lines)
     time.sleep(delay)
     process.popen.kill()
@@ -224,6 +226,6 @@ def test_kill_during_saves_leaves_a_usable_checkpoint(small_data, tmp_path):
       step = model.step_restored
   resumed = run_script('res_mnist.py', '--data_dir=' + small_data,
                        '--model_dir=' + model_dir, '--max_steps=%d' % (step + 2),
-                       '--log_every=1', *SMALL)
+                       '--log_every=1', '--net=lenet5', *SMALL)
   assert resumed.returncode == 0, resumed.stderr
   assert 'continuing from step %d' % step in resumed.stdout

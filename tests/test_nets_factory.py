@@ -3,13 +3,11 @@ new network is one file and one entry away from every script."""
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import SMALL, tf, write_dataset
+from conftest import SMALL, run_script, tf, write_dataset
 from nets import models
 from nets import nets_factory
 from resmnist.recipe import Recipe
@@ -103,9 +101,9 @@ def _copy_of_the_project(root, destination):
 
 
 def _run(project, script, *args):
-  result = subprocess.run([sys.executable, os.path.join(project, script)]
-                          + list(args), cwd=project, capture_output=True,
-                          text=True, timeout=600)
+  # Forked: the copy's script and nets/ (first on its sys.path); resmnist's
+  # start-up modules are the project's, which the copy's equal.
+  result = run_script(os.path.join(project, script), *args, cwd=project)
   assert result.returncode == 0, (script, result.stderr[-3000:])
   return result.stdout
 

@@ -13,6 +13,7 @@ def test_training_curves_png(small_data, tmp_path):
   model_dir = str(tmp_path / 'model')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=' + model_dir, '--max_steps=40',
+                      '--net=lenet5',  # the curves are the subject
                       '--eval_every=20', *SMALL_RUN)
   assert result.returncode == 0, result.stderr
   plotted = run_script('res_mnist_plot.py', '--model_dir=' + model_dir,

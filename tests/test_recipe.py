@@ -65,6 +65,7 @@ def test_preset_fast(small_data, tmp_path):
 
 
 
+@pytest.mark.slow
 def test_every_setting_is_a_flag_with_its_default_and_help():
   program = '''
 import dataclasses, json, sys
@@ -103,6 +104,7 @@ def test_a_recipe_out_of_bounds_is_refused(changes, message):
     Recipe(**changes)
 
 
+@pytest.mark.slow
 def test_bounds_are_flag_errors_too(tmp_path):
   result = run_script('res_mnist.py', '--learning_rate=0', '--model_dir=%s'
                       % tmp_path)
@@ -160,6 +162,7 @@ def test_epochs_become_steps():
   assert Recipe(max_steps=42).with_epochs(55000).max_steps == 42
 
 
+@pytest.mark.slow
 def test_help_lists_every_setting():
   result = run_script('res_mnist.py', '--help')  # absl exits 1 after it
   listed = set(re.findall(r'^  --(?:\[no\])?(\w+)', result.stdout, re.M))

@@ -103,6 +103,7 @@ def _small_model(tmp_path, dataset='mnist'):
   return str(tmp_path)
 
 
+@pytest.mark.slow
 def test_eval_report_of_a_fashion_model_names_its_classes(tmp_path):
   model_dir = _small_model(tmp_path / 'model', 'fashion_mnist')
   data_dir = str(tmp_path / 'data')
@@ -145,6 +146,7 @@ def _eval_report(model_dir, data_dir, directory, *flags):
   return result.stdout, numbers, printed
 
 
+@pytest.mark.slow
 def test_a_report_with_tta_sums_to_the_test_set(tmp_path):
   """--tta reads each image in 9 variants: the matrix still counts each
   test image once, and its diagonal is the accuracy printed."""
@@ -183,6 +185,7 @@ def test_report_of_a_real_model_sums_to_the_test_set(real_run, tmp_path):
   assert sorted(numbers['misread']) == wrong.tolist()
 
 
+@pytest.mark.slow
 def test_report_to_a_directory_it_cannot_write_is_one_line(tmp_path):
   model_dir = _small_model(tmp_path / 'model')
   data_dir = str(tmp_path / 'data')
