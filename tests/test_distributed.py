@@ -151,9 +151,11 @@ def test_sync_cluster_trains_in_lockstep(small_data, tmp_path):
   # Sync: one update per pair of batches, so the step ends exactly at 30.
   assert re.search(r'^\[worker0\] Model saved to .*-30$', output, re.M), output
   assert 'Traceback' not in output
-  for worker in (0, 1):
-    assert re.search(r'^\[worker%d\] training step 30, loss' % worker, output,
-                     re.M), output
+  assert re.search(r'^\[worker0\] training step 30, loss', output, re.M)
+  # SyncReplicasOptimizer aggregates 2 gradients from any workers: a worker
+  # that starts late on a busy machine finds the chief has done the work.
+  assert re.search(r'^\[worker1\] (training step 30, loss|Already at step '
+                   r'30)', output, re.M), output
 
 
 def test_killed_workers_the_others_go_on_and_the_chief_resumes(small_data,

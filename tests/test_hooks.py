@@ -24,18 +24,18 @@ def test_batch_norm_run_updates_moving_averages(small_data, tmp_path):
   model_dir = str(tmp_path / 'bn')
   result = run_script('res_mnist.py', '--data_dir=' + small_data,
                       '--model_dir=' + model_dir, '--batch_norm',
-                      '--max_steps=40', '--eval_every=20', '--report_test',
+                      '--max_steps=20', '--eval_every=10', '--report_test',
                       *SMALL_RUN)
   assert result.returncode == 0, result.stderr
-  means = _checkpoint_values(model_dir + '/my_model-40', 'moving_mean')
-  variances = _checkpoint_values(model_dir + '/my_model-40', 'moving_variance')
+  means = _checkpoint_values(model_dir + '/my_model-20', 'moving_mean')
+  variances = _checkpoint_values(model_dir + '/my_model-20', 'moving_variance')
   assert len(means) == len(variances) == 14
   assert all(np.abs(m).max() > 0 for m in means.values())  # they start at 0
   assert all(not np.allclose(v, 1) for v in variances.values())  # and at 1
-  assert re.search(r'^validation accuracy \S+ at step 20 \(best so far\), '
+  assert re.search(r'^validation accuracy \S+ at step 10 \(best so far\), '
                    r'0:00:\d\d of training$',
                    result.stdout, re.M)
-  assert re.search(r'^test accuracy \S+ at step 40 \(reported only\)$',
+  assert re.search(r'^test accuracy \S+ at step 20 \(reported only\)$',
                    result.stdout, re.M)
   assert 'best validation checkpoint %s/best/my_model-' % model_dir in result.stdout
 
@@ -46,11 +46,11 @@ def test_batch_norm_run_updates_moving_averages(small_data, tmp_path):
   assert 'test accuracy %s' % final in evaluated.stdout
 
   wrong = run_script('res_mnist.py', '--data_dir=' + small_data,
-                     '--model_dir=' + model_dir, '--max_steps=60', *SMALL_RUN)
+                     '--model_dir=' + model_dir, '--max_steps=40', *SMALL_RUN)
   assert wrong.returncode == 1
   lines = wrong.stderr.strip().splitlines()
   assert len(lines) == 1, wrong.stderr
-  assert re.match(r'res_mnist.py: error: .*/my_model-40: checkpoint of another '
+  assert re.match(r'res_mnist.py: error: .*/my_model-20: checkpoint of another '
                   r'graph, it has no variable \S+; it was trained with '
                   r'--batch_norm$', lines[0])
 
@@ -64,16 +64,16 @@ def test_precise_batch_norm_recomputes_only_the_moving_averages(small_data,
     model_dir = str(tmp_path / str(batches))
     result = run_script('res_mnist.py', '--data_dir=' + small_data,
                         '--model_dir=' + model_dir, '--batch_norm',
-                        '--max_steps=20', '--learning_rate=0.01',
-                        '--lr_schedule=constant', '--eval_every=20',
+                        '--max_steps=10', '--learning_rate=0.01',
+                        '--lr_schedule=constant', '--eval_every=10',
                         '--augment', '--cutout=4',  # fed past them
                         '--precise_batch_norm=%d' % batches, *SMALL_RUN)
     assert result.returncode == 0, result.stderr
     recomputed = re.findall(r"^batch norm's moving averages recomputed over "
                             r"(\d+) training batches with the weights of step "
-                            r"20 \(\S+ s\)$", result.stdout, re.M)
+                            r"10 \(\S+ s\)$", result.stdout, re.M)
     assert recomputed == ([str(batches)] if batches else []), result.stdout
-    checkpoints[batches] = tf.train.load_checkpoint(model_dir + '/my_model-20')
+    checkpoints[batches] = tf.train.load_checkpoint(model_dir + '/my_model-10')
     with open(os.path.join(model_dir, 'model.json')) as f:
       assert json.load(f)['recipe']['precise_batch_norm'] == batches
   names = checkpoints[0].get_variable_to_shape_map()
