@@ -96,17 +96,18 @@ def _run_cluster(*args, fresh=False):
   return launcher.output, returncode
 
 
-def _single_process_variables(model_dir):
-  """What a one-process run of the default recipe saves, by name."""
-  return in_training_graph(Recipe(), model_dir, lambda _: sorted(
+def _single_process_variables(model_dir, **recipe):
+  """What a one-process run of `recipe` saves, by name."""
+  return in_training_graph(Recipe(**recipe), model_dir, lambda _: sorted(
       v.op.name for v in tf.global_variables()))
 
 
 def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
   model_dir = str(tmp_path / 'model')
   output, returncode = _run_cluster(
-      '--workers=2', '--data_dir=' + small_data, '--model_dir=' + model_dir,
-      '--max_steps=30', *RUN, fresh=True)  # as a user starts it
+      '--workers=2', '--net=lenet5', '--data_dir=' + small_data,
+      '--model_dir=' + model_dir, '--max_steps=30', *RUN,
+      fresh=True)  # as a user starts it
   assert returncode == 0, output
   assert re.search(r'^\[ps0\] parameter server 0: all 2 worker\(s\) done',
                    output, re.M), output
@@ -117,7 +118,7 @@ def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
   checkpoint = tf.train.latest_checkpoint(model_dir)
   assert checkpoint.endswith('-%d' % final)
   assert sorted(name for name, _ in tf.train.list_variables(checkpoint)) == \
-      _single_process_variables(str(tmp_path / 'one'))
+      _single_process_variables(str(tmp_path / 'one'), net='lenet5')
   assert float(re.search(r'^\[worker0\] test accuracy (\S+)', output,
                          re.M).group(1)) > 0.5
   # The chief's checkpoint is an ordinary one (same variables, model.json):
@@ -185,7 +186,8 @@ def test_killed_workers_the_others_go_on_and_the_chief_resumes(small_data,
     processes.append(rerun)
     restored = rerun.wait_for(r'^Restored .*-(\d+): continuing from step (\d+)',
                               deadline)
-    assert int(restored.group(2)) >= int(saved.rsplit('-', 1)[1])
+    assert int(restored.group(2)) >= int(saved.rsplit('-', 1)[1]), (
+        saved, chief.output, rerun.output)
     assert rerun.wait(deadline) == 0, rerun.output
     assert re.search(r'^test accuracy ', rerun.output, re.M)
     # Worker 1 never says it is done: the ps waits 5 s for it, then ends.
@@ -193,7 +195,8 @@ def test_killed_workers_the_others_go_on_and_the_chief_resumes(small_data,
     assert 'worker(s) 1 did not finish' in ps.output
     # On this machine's network, each server says once that it is open.
     assert ps.output.count('note: this ps task\'s TensorFlow server listens '
-                           'on port %d of every interface' % ports[0]) == 1
+                           'on port %d of every interface' % ports[0]) == 1, (
+                               ps.output)
   finally:
     pids = [p.popen.pid for p in processes]
     leftovers = [pid for pid in pids if _alive(pid)]

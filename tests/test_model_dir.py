@@ -100,12 +100,12 @@ def test_second_training_on_a_model_dir_is_refused(small_data, tmp_path):
   path = str(tmp_path / 'model')
   first = Process('res_mnist.py', '--data_dir=' + small_data,
                   '--model_dir=' + path, '--max_steps=100000', '--log_every=1',
-                  '--save_every=1000', *SMALL)
+                  '--save_every=1000', '--net=lenet5', *SMALL)
   try:
     first.wait_for(r'^training step 2,')
     # Stopped, it still holds the lock, and leaves both cores to the second.
     first.popen.send_signal(signal.SIGSTOP)
-    second = _train(small_data, path, '--max_steps=10')
+    second = _train(small_data, path, '--max_steps=10', '--net=lenet5')
     line = one_line_error(second)
     assert ('%s: another training (process %d) is using this model '
             'directory' % (path, first.popen.pid)) in line
@@ -113,7 +113,8 @@ def test_second_training_on_a_model_dir_is_refused(small_data, tmp_path):
   finally:
     first.popen.kill()  # no handler runs: the kernel drops the lock
     first.wait(time.time() + 60)
-  third = _train(small_data, path, '--max_steps=4', '--log_every=1')
+  third = _train(small_data, path, '--max_steps=4', '--log_every=1',
+                 '--net=lenet5')
   assert third.returncode == 0, third.stderr
   assert 'continuing from step' in third.stdout
 
