@@ -203,6 +203,7 @@ def test_batch_norm_option(name, moving):
 
 
 @pytest.mark.parametrize('name', sorted(NETS))
+@pytest.mark.slow
 def test_adam_steps_lower_the_loss(name):
   """Eight Adam steps on one fixed batch of 8 lower its cross-entropy.
 

@@ -202,6 +202,7 @@ def test_dropout_only_when_training(built):
   assert not np.allclose(first, second)
 
 
+@pytest.mark.slow
 def test_adam_lowers_loss(built):
   before = built.run(built.probe_loss)
   for _ in range(built.case.steps):

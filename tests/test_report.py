@@ -71,6 +71,7 @@ def test_the_misread_are_exactly_those_read_wrong():
   assert matrix.sum(1).tolist() == np.bincount(labels, minlength=10).tolist()
 
 
+@pytest.mark.slow
 def test_a_model_keeps_its_temperature_and_every_reader_uses_it(tmp_path,
                                                                 capsys):
   """Training ends by fitting the temperature on the validation split; it
@@ -200,6 +201,7 @@ def test_report_to_a_directory_it_cannot_write_is_one_line(tmp_path):
   assert 'cannot write the report' in line
 
 
+@pytest.mark.slow
 def test_validation_writes_the_confusion_matrix_for_tensorboard(tmp_path):
   train_here(Recipe(net='lenet5', max_steps=20, batch_size=50, seed=1),
              tmp_path, evaluate=True, eval_every=10)

@@ -142,6 +142,7 @@ def test_exponential_schedule_is_the_original():
                              rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_train_op_returns_the_new_step_and_keeps_reads_consistent(tmp_path,
                                                                  capsys):
   """GATE_NONE lets Adam update a weight while the backward pass may still
@@ -188,6 +189,7 @@ def _weights(path, suffix=''):
           and name.endswith(('weights' + suffix, 'biases' + suffix))}
 
 
+@pytest.mark.slow
 def test_moving_averages_of_the_weights_are_saved_and_evaluated(tmp_path):
   """After one step the average is d * w0 + (1 - d) * w1, d = min(0.9,
   (1 + 1) / (10 + 1)); the evaluation graph restores it in place of the
@@ -247,6 +249,7 @@ def test_precise_batch_norm_does_not_go_with_moving_averages():
     trainer.check(recipe, LoopSettings(), models.describe(recipe))
 
 
+@pytest.mark.slow
 def test_swa_holds_the_rate_and_averages_the_weights_equally(tmp_path):
   """--swa_start=0.5 of 4 steps: the rate stops moving after step 2, and the
   average is the plain mean of the weights after steps 3 and 4."""
