@@ -95,7 +95,7 @@ def train(mnist, recipe, settings, *, cluster=None, evaluate=True,
       cross_entropy = res_mnist_inference.loss(y, y_, recipe.label_smoothing)
       # exponential_decay(0.003, global_step, 200, 0.97); --lr_schedule
       learning_rate = optimization.configure_learning_rate(recipe, global_step)
-      # --sync_replicas: each update averages every worker's gradients.
+      # --sync_replicas: each update averages as many gradients as workers.
       optimizer = clusters.optimizer(cluster,
                                      tf.train.AdamOptimizer(learning_rate))
       train_op = res_mnist_inference.training(

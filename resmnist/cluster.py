@@ -53,8 +53,8 @@ def define_flags():
   flags.DEFINE_enum('job_name', None, ['ps', 'worker'], 'This task\'s job.')
   flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job.',
                        lower_bound=0)
-  flags.DEFINE_bool('sync_replicas', False, 'Average every worker\'s '
-                    'gradients in each update (SyncReplicasOptimizer); '
+  flags.DEFINE_bool('sync_replicas', False, 'Average as many gradients as '
+                    'there are workers in each update (SyncReplicasOptimizer); '
                     'default: each worker updates as it goes (async).')
   flags.DEFINE_integer('cluster_wait_secs', 120, 'How long a task waits for '
                        'another: a worker for the parameter servers and the '
@@ -69,7 +69,7 @@ class Cluster(collections.namedtuple(
   """A `tf.train.ClusterSpec`, this task's place in it, and how it trains.
 
   `source` names where it came from ('flags' or 'TF_CONFIG'), for messages;
-  `sync_replicas`: every update averages every worker's gradients;
+  `sync_replicas`: every update averages as many gradients as workers;
   `wait_secs`: how long a task waits for another.
   """
 
@@ -236,7 +236,7 @@ def devices(cluster):
 
 def optimizer(cluster, local_optimizer):
   """`local_optimizer`, or if `is_sync(cluster)` a SyncReplicasOptimizer
-  of it that averages every worker's gradients in each update."""
+  of it that averages as many gradients as workers in each update."""
   if not is_sync(cluster):
     return local_optimizer
   return tf.train.SyncReplicasOptimizer(
