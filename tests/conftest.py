@@ -1,9 +1,11 @@
 """Shared test helpers: the project on sys.path, small IDX files, the
 scripts run to the end (`run_script`) or in the background (`Process`),
 forked from a process that has imported TensorFlow (`forked_scripts`)."""
+import atexit
 import gzip
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -96,8 +98,15 @@ def run_script(script, *args, cwd=None, timeout=600, fresh=False, env=None):
     process.popen.kill()
     process.wait()
     raise
-  return subprocess.CompletedProcess([script] + list(args), returncode,
+  done = subprocess.CompletedProcess([script] + list(args), returncode,
                                      process.output, process.errors)
+  shutil.rmtree(process.directory)
+  return done
+
+
+# The scripts' output files, removed when the test run ends.
+_OUTPUTS = tempfile.mkdtemp(prefix='script-outputs-')
+atexit.register(shutil.rmtree, _OUTPUTS, True)
 
 
 class _Forked(object):
@@ -135,9 +144,9 @@ class Process(object):
 
   def __init__(self, script, *args, merge=False, cwd=None, fresh=False,
                env=None):
-    directory = tempfile.mkdtemp(prefix='script-')
-    self._output = os.path.join(directory, 'stdout')
-    self._errors = self._output if merge else os.path.join(directory,
+    self.directory = tempfile.mkdtemp(dir=_OUTPUTS)  # its output
+    self._output = os.path.join(self.directory, 'stdout')
+    self._errors = self._output if merge else os.path.join(self.directory,
                                                            'stderr')
     self._merge = merge
     path = os.path.join(ROOT, script)
