@@ -119,7 +119,7 @@ def train(mnist, recipe, settings, *, cluster=None, evaluate=True,
     # --towers, --bfloat16, --threads
     config = runtime.session_config(recipe.towers, recipe.bfloat16,
                                     recipe.threads)
-    evaluator = models.evaluator(info, config) if chief and evaluate else None
+    evaluator = chief and evaluate and models.evaluator(info, config, mnist)
     with evaluator or contextlib.nullcontext(), \
         loop_hooks.stop_requested_by_signals() as stop_request:
       # Relative paths in the `checkpoint` file: a model dir can be moved.

@@ -80,12 +80,15 @@ def eval_network_fn(info, towers=1):
                                      towers=towers, **info.net_options)
 
 
-def evaluator(info, config):
-  """The `loader.EvalModel` that validates a training run of `info`, in a
-  session of `config` (the training's: one process has one set of thread
-  pools), in as many towers as evaluation is fastest in."""
-  return loader.EvalModel(
-      info, eval_network_fn(info, nets_factory.eval_towers(info.net)), config)
+def evaluator(info, config, data):
+  """The `loader.EvalModel` that validates a training run of `info` and
+  reads `data`'s test split, in a session of `config` (the training's: one
+  process has one set of thread pools), in as many towers as evaluating
+  the larger split is fastest in (100 images need fewer than 10,000)."""
+  images = max(data.validation.num_examples, data.test.num_examples)
+  towers = nets_factory.eval_towers(
+      info.net, min(images, runtime.EVAL_BATCH_SIZE))
+  return loader.EvalModel(info, eval_network_fn(info, towers), config)
 
 
 def load_model(directory, checkpoint_path=None, *, towers=1, config=None,
