@@ -131,24 +131,20 @@ def test_async_cluster_trains_saves_and_evaluates(small_data, tmp_path):
   assert 'step %d' % final in result.stdout
 
 
-def test_without_the_private_network_the_launcher_says_so(small_data,
-                                                          tmp_path):
-  output, returncode = _run_cluster(
-      '--noprivate_network', '--workers=1', '--data_dir=' + small_data,
-      '--model_dir=' + str(tmp_path / 'model'), '--max_steps=2', *RUN)
-  assert returncode == 0, output
-  assert output.count('are not in a private network (--noprivate_network): '
-                      'their servers listen on every interface') == 1, output
-  assert '[ps0] note: this ps task\'s TensorFlow server listens' in output
-
-
-def test_sync_cluster_trains_in_lockstep(small_data, tmp_path):
+def test_sync_cluster_trains_in_lockstep_and_says_it_is_not_private(
+    small_data, tmp_path):
+  """Sync training; and, with --noprivate_network, the launcher and each
+  server say once that the servers listen on every interface."""
   model_dir = str(tmp_path / 'model')
   output, returncode = _run_cluster(
-      '--workers=2', '--sync_replicas', '--net=lenet5',
+      '--workers=2', '--sync_replicas', '--net=lenet5', '--noprivate_network',
       '--data_dir=' + small_data, '--model_dir=' + model_dir,
       '--max_steps=30', *RUN)
   assert returncode == 0, output
+  assert output.count('are not in a private network (--noprivate_network): '
+                      'their servers listen on every interface') == 1, output
+  assert output.count('[ps0] note: this ps task\'s TensorFlow server '
+                      'listens') == 1, output
   # Sync: one update per pair of batches, so the step ends exactly at 30.
   assert re.search(r'^\[worker0\] Model saved to .*-30$', output, re.M), output
   assert 'Traceback' not in output
