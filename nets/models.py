@@ -84,7 +84,8 @@ def evaluator(info, config, data):
   """The `loader.EvalModel` that validates a training run of `info` and
   reads `data`'s test split, in a session of `config` (the training's: one
   process has one set of thread pools), in as many towers as evaluating
-  the larger split is fastest in (100 images need fewer than 10,000)."""
+  the larger split is fastest in (100 images need fewer towers than
+  10,000)."""
   images = max(data.validation.num_examples, data.test.num_examples)
   towers = nets_factory.eval_towers(
       info.net, min(images, runtime.EVAL_BATCH_SIZE))
